@@ -1,0 +1,190 @@
+"""The ``rag`` command: index, ask, search, eval, status, serve. Thin: it calls ``Assistant``."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import textwrap
+
+import click
+
+from .assistant import Assistant
+from .config import MODES, Settings
+from .errors import RagError
+from .types import Answer, Hit
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    return Settings.from_env(**ctx.obj, **overrides)
+
+
+def _open(ctx: click.Context, build: bool = True, **overrides) -> Assistant:
+    return Assistant.open(settings=_settings(ctx, **overrides), build=build, progress=ctx.meta["progress"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--seeds", "seeds_dir", type=click.Path(file_okay=False), help="Folder of articles [seeds/].")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index folder [index/].")
+@click.option("--backend", "embed_backend", help="Embedder backend: sentence-transformers or onnx.")
+@click.option("--model", "embed_model", help="Embedding model name or path (default: the bundled one).")
+@click.option("--reranker", help="Reranker: none or cross-encoder.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_progress, verbose):
+    """Ask questions about the articles in seeds/ and get answers quoted from them."""
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    ctx.obj = {"seeds_dir": seeds_dir, "index_dir": index_dir, "embed_backend": embed_backend,
+               "embed_model": embed_model, "reranker": reranker}
+    ctx.meta["progress"] = not no_progress and sys.stderr.isatty()
+
+
+@main.command()
+@click.pass_context
+def index(ctx):
+    """Build or update the index from the seeds folder (only new or changed files are embedded)."""
+    a = Assistant(_settings(ctx))
+    report = a.rebuild(progress=ctx.meta["progress"])
+    click.echo(report.summary())
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(1, 50), help="Passages to retrieve [5].")
+@click.option("--mode", type=click.Choice(MODES), help="Retrieval mode [hybrid].")
+@click.option("--answerer", "-a", help="extractive (default) or llm.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+def ask(ctx, question, k, mode, answerer, as_json):
+    """Answer QUESTION from the articles, then list its sources."""
+    a = _open(ctx, answerer=answerer)
+    final: Answer | None = None
+    for part in a.ask_stream(question, k=k, mode=mode):
+        if isinstance(part, Answer):
+            final = part
+        elif not as_json:
+            click.echo(part, nl=False)
+    assert final is not None
+    if as_json:
+        click.echo(json.dumps(final.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo()
+    click.echo(render_sources(final))
+
+
+def render_sources(ans: Answer) -> str:
+    """The notice, unsupported sentences and numbered sources printed under an answer."""
+    out = []
+    if ans.notice:
+        out.append(f"\nNote: {ans.notice}")
+    for s in ans.unsupported:
+        out.append(f"  ⚠ not supported by its sources: {s}")
+    if ans.citations:
+        out.append("\nSources:")
+        for c in ans.citations:
+            out.append(_source_line(f"[{c.n}]", c.chunk))
+            quote = c.quote or c.chunk.text
+            out.append(textwrap.indent(textwrap.fill(f"“{' '.join(quote.split())}”", 96), "     "))
+    elif ans.hits:
+        out.append("\nClosest passages:")
+        for h in ans.hits[:3]:
+            out.append(_source_line(f"  -", h.chunk))
+    return "\n".join(out)
+
+
+def _source_line(label: str, chunk) -> str:
+    byline = f" — {chunk.byline}" if chunk.byline else ""
+    return f"{label} {chunk.title}{byline}\n     {chunk.source}, characters {chunk.start}–{chunk.end}"
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(1, 100), help="Passages to return [5].")
+@click.option("--mode", type=click.Choice(MODES), help="Retrieval mode [hybrid].")
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON lines.")
+@click.pass_context
+def search(ctx, question, k, mode, as_json):
+    """List the passages that best match QUESTION, with scores and sources."""
+    a = _open(ctx)
+    for h in a.search(question, k=k, mode=mode):
+        if as_json:
+            click.echo(json.dumps({"rank": h.rank, "score": h.score, **h.chunk.to_dict()}, ensure_ascii=False))
+        else:
+            click.echo(_hit_block(h))
+
+
+def _hit_block(h: Hit) -> str:
+    text = textwrap.indent(textwrap.fill(" ".join(h.chunk.text.split()), 96), "     ")
+    return f"{_source_line(f'{h.rank}. ({h.score:.3f})', h.chunk)}\n{text}\n"
+
+
+@main.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False))
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--mode", type=click.Choice(MODES))
+@click.option("--answerer", "-a")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@click.option("--show", is_flag=True, help="Print every question with its answer.")
+@click.pass_context
+def eval_(ctx, questions, k, mode, answerer, json_path, show):
+    """Score a question file (JSON lines like tests/dev.jsonl): hit@k, MRR, answer and refusal accuracy."""
+    from .evaluate import evaluate, load_questions
+
+    a = _open(ctx)
+    report = evaluate(a, load_questions(questions), k=k, mode=mode, answerer=answerer)
+    if show:
+        for r in report.rows:
+            mark = "ok " if r.get("correct") else "BAD"
+            click.echo(f"{mark} {r['question']}\n    -> {r['answer'][:200]}")
+    click.echo(report.summary())
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as fh:
+            json.dump(report.to_dict(), fh, ensure_ascii=False, indent=2)
+
+
+@main.command()
+@click.pass_context
+def status(ctx):
+    """Show what the index holds."""
+    a = _open(ctx, build=False)
+    s = a.status()
+    click.echo(f"{s['documents']} documents, {s['passages']} passages, model {s['model']}, built {s['built_at']}")
+    for t in s["titles"]:
+        click.echo(f"  - {t}")
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("RAG_HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("RAG_PORT", "7860")), type=int, show_default="7860")
+@click.option("--open-browser", is_flag=True, help="Open the page in a browser.")
+@click.pass_context
+def serve(ctx, host, port, open_browser):
+    """Open the chat page (building the index first if it is missing or stale)."""
+    from ui.app import serve as serve_app
+
+    serve_app(settings=_settings(ctx), host=host, port=port, open_browser=open_browser)
+
+
+def run() -> None:
+    """Entry point: errors the user can act on print one line, not a traceback."""
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RagError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,97 @@
+"""Settings with defaults, read from the environment (``RAG_*``) and validated once."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import RagError
+
+MODES = ("dense", "bm25", "hybrid")
+
+
+def _default_root() -> Path:
+    """The project folder when run from a checkout, else the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "seeds").is_dir() else Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. ``Settings.from_env()`` reads ``RAG_<FIELD>`` variables."""
+
+    seeds_dir: Path = field(default_factory=lambda: _default_root() / "seeds")
+    index_dir: Path = field(default_factory=lambda: _default_root() / "index")
+    # embedding: backend name in rag.embed's registry, and a model name or path ("" = its default)
+    embed_backend: str = "sentence-transformers"
+    embed_model: str = ""
+    # chunking, in tiktoken tokens of `encoding`
+    encoding: str = "cl100k_base"
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    # retrieval
+    mode: str = "hybrid"
+    k: int = 5
+    hybrid_weight: float = 0.5  # weight of the dense scores in the fused score (bm25 gets 1 - w)
+    reranker: str = "none"
+    # answering
+    answerer: str = "extractive"
+    max_question_chars: int = 2000
+    # LLM endpoint (OpenAI-compatible chat completions)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 512
+    llm_context_window: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise RagError(f"unknown retrieval mode {self.mode!r}; valid: {', '.join(MODES)}")
+        if self.chunk_tokens < 16:
+            raise RagError("chunk_tokens must be at least 16")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
+            raise RagError("chunk_overlap must be between 0 and half of chunk_tokens")
+        if self.k < 1:
+            raise RagError("k must be at least 1")
+        if not 0.0 <= self.hybrid_weight <= 1.0:
+            raise RagError("hybrid_weight must be between 0 and 1")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then ``RAG_*`` variables, then keyword overrides (None is ignored)."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get("RAG_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw)
+        if "llm_api_key" not in values and env.get("OPENAI_API_KEY"):
+            values["llm_api_key"] = env["OPENAI_API_KEY"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("seeds_dir", "index_dir"):
+            if name in values:
+                values[name] = Path(values[name])
+        return cls(**values)
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url or self.llm_api_key)
+
+
+def _convert(name: str, raw: str):
+    default = {f.name: f for f in fields(Settings)}[name]
+    typ = default.type if isinstance(default.type, str) else default.type.__name__
+    try:
+        if typ == "int":
+            return int(raw)
+        if typ == "float":
+            return float(raw)
+    except ValueError:
+        raise RagError(f"RAG_{name.upper()} must be a number, got {raw!r}") from None
+    return raw

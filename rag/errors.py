@@ -1,0 +1,28 @@
+"""Errors a user can act on; each message says what to do."""
+
+
+class RagError(Exception):
+    """Base class of the errors this package raises on purpose."""
+
+
+class QuestionError(RagError, ValueError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class IndexMissingError(RagError):
+    """There is no complete index where one was expected."""
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with another model, format or chunking."""
+
+
+class UnknownNameError(RagError, KeyError):
+    """A registry was asked for a name it does not know."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we do not
+        return str(self.args[0]) if self.args else ""
+
+
+class AnswererError(RagError):
+    """An answerer failed (e.g. the LLM endpoint is down); the caller may fall back."""

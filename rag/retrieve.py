@@ -1,0 +1,89 @@
+"""Dense (FAISS), BM25 and hybrid retrieval over a loaded index.
+
+Hybrid fuses the two by a weighted sum of per-query min-max normalised scores over
+the union of both candidate lists: ``w * dense + (1 - w) * bm25``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import numpy as np
+
+from .config import MODES
+from .embed import Embedder
+from .errors import RagError
+from .store import IndexData
+from .types import Hit
+
+log = logging.getLogger(__name__)
+
+
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        ...
+
+
+class Retriever:
+    """Finds the passages of ``index`` that best match a query."""
+
+    def __init__(self, index: IndexData, embedder: Embedder, *, mode: str = "hybrid",
+                 weight: float = 0.5, candidates: int = 100, reranker: Reranker | None = None,
+                 rerank_depth: int = 20) -> None:
+        if mode not in MODES:
+            raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        self.index = index
+        self.embedder = embedder
+        self.mode = mode
+        self.weight = weight
+        self.candidates = candidates
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
+
+    def __len__(self) -> int:
+        return len(self.index.chunks)
+
+    def search(self, query: str, k: int = 5, mode: str | None = None, rerank: bool = True) -> list[Hit]:
+        """The ``k`` best passages for ``query``, best first, each with its fused score."""
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        n = len(self)
+        if n == 0 or k < 1:
+            return []
+        depth = max(k, self.rerank_depth) if (rerank and self.reranker) else k
+        ids, scores = self.scores(query, mode, depth)
+        hits = [Hit(self.index.chunks[i], float(s), r + 1) for r, (i, s) in enumerate(zip(ids, scores))]
+        if rerank and self.reranker is not None and hits:
+            hits = self.reranker.rerank(query, hits)
+        return hits[:k]
+
+    def scores(self, query: str, mode: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Passage ids and scores of the ``depth`` best passages, best first."""
+        n = len(self)
+        depth = min(depth, n)
+        if mode == "bm25":
+            s = self.index.bm25.scores(query)
+            return _top(np.arange(n), s, depth)
+        q = self.embedder.encode([query], "query")[0]
+        if mode == "dense":
+            d, i = self.index.faiss.search(q[None, :], depth)
+            return i[0], d[0]
+        cand = min(max(self.candidates, depth), n)
+        _, dense_ids = self.index.faiss.search(q[None, :], cand)
+        bm = self.index.bm25.scores(query)
+        bm_ids = np.argpartition(-bm, cand - 1)[:cand] if cand < n else np.arange(n)
+        ids = np.union1d(dense_ids[0][dense_ids[0] >= 0], bm_ids)
+        dense = self.index.vectors[ids] @ q
+        fused = self.weight * _minmax(dense) + (1 - self.weight) * _minmax(bm[ids])
+        return _top(ids, fused, depth)
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-scores, kind="stable")[:k]
+    return ids[order], scores[order]

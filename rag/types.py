@@ -1,0 +1,124 @@
+"""Value types that cross module borders."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def byline(authors: tuple[str, ...], outlet: str | None, date: str | None) -> str:
+    """'A and B, Outlet, date' with whatever parts are known."""
+    parts = [" and ".join(authors)] if authors else []
+    return ", ".join(parts + [p for p in (outlet, date) if p])
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: a whole file, or one article of a digest file.
+
+    ``text`` is ``source_text[start:end]`` of the file at ``source``.
+    """
+
+    id: str
+    title: str
+    text: str
+    source: str  # path of the file, relative to the seeds folder
+    start: int = 0
+    end: int = 0
+    authors: tuple[str, ...] = ()
+    outlet: str | None = None
+    date: str | None = None
+    content_hash: str = ""
+
+    @property
+    def byline(self) -> str:
+        """'Author, Outlet, date' with whatever parts are known."""
+        return byline(self.authors, self.outlet, self.date)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document; ``text == source_text[start:end]`` of its file."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    title: str = ""
+    source: str = ""
+    authors: tuple[str, ...] = ()
+    outlet: str | None = None
+    date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["authors"] = list(self.authors)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Chunk":
+        d = dict(d)
+        d["authors"] = tuple(d.get("authors") or ())
+        return cls(**d)
+
+    @property
+    def byline(self) -> str:
+        """'Author, Outlet, date' with whatever parts are known."""
+        return byline(self.authors, self.outlet, self.date)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its score (higher is better) and rank (1-based)."""
+
+    chunk: Chunk
+    score: float
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source ``[n]`` of an answer: the passage, and the sentence quoted from it if any."""
+
+    n: int
+    chunk: Chunk
+    quote: str | None = None  # the supporting sentence, a substring of chunk.text
+    quote_start: int | None = None  # offsets of the quote in the source file
+    quote_end: int | None = None
+
+    @property
+    def title(self) -> str:
+        return self.chunk.title
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "quote": self.quote, "quote_start": self.quote_start,
+                "quote_end": self.quote_end, "chunk": self.chunk.to_dict()}
+
+
+@dataclass
+class Answer:
+    """An answer with numbered citations and the hits it was drawn from.
+
+    ``answered`` is False when the articles do not answer the question.
+    ``unsupported`` lists sentences of ``text`` that no cited passage supports.
+    ``notice`` carries a visible remark (e.g. the LLM was down and we fell back).
+    """
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    answered: bool = True
+    answerer: str = ""
+    unsupported: list[str] = field(default_factory=list)
+    notice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "answered": self.answered,
+            "answerer": self.answerer,
+            "notice": self.notice,
+            "unsupported": list(self.unsupported),
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [{"rank": h.rank, "score": h.score, "chunk": h.chunk.to_dict()} for h in self.hits],
+        }
