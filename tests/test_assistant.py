@@ -1,0 +1,74 @@
+"""The facade: bad questions and uploads get clear errors and lose nothing."""
+import pytest
+
+from rag import Assistant, QuestionError, RagError, Settings
+from rag.assistant import safe_filename
+from rag.errors import IndexMissingError
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", None])
+def test_empty_questions_get_a_clear_error(fake_assistant, question):
+    with pytest.raises(QuestionError, match="empty"):
+        fake_assistant.ask(question)
+    with pytest.raises(QuestionError, match="empty"):
+        fake_assistant.search(question)
+
+
+def test_a_huge_question_gets_a_clear_error_not_a_traceback(fake_assistant):
+    with pytest.raises(QuestionError, match=r"too long \(99,999 characters; the limit is 2,000\)"):
+        fake_assistant.ask("why " * 25_000)
+
+
+def test_ask_stream_yields_text_then_the_answer(fake_assistant):
+    parts = list(fake_assistant.ask_stream("How many tanks did Russia produce in 2024?"))
+    assert all(isinstance(p, str) for p in parts[:-1]) and parts[-1].text == "".join(parts[:-1])
+
+
+def test_status_reports_articles_passages_and_model(fake_assistant):
+    s = fake_assistant.status()
+    assert s["documents"] == 6 and s["passages"] > 30 and s["model"] == "fake:hashed-words"
+    assert "Sheila Fitzpatrick: Not Corrupt Enough" in s["titles"] and s["built_at"]
+
+
+def test_add_document_saves_into_seeds_and_indexes_it(fake_assistant, seeds):
+    report = fake_assistant.add_document("../../evil/../penguins.txt",
+                                         b"Penguin census\n\nThe penguin census counted 4,321 birds.")
+    assert (seeds / "penguins.txt").is_file() and report.added == ["Penguin census"]
+    assert not (seeds.parent / "evil").exists()
+    hits = fake_assistant.search("penguin census birds", k=1)
+    assert hits[0].chunk.source == "penguins.txt"
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("blob.txt", b"\x00\x01\x02binary", "binary"),
+    ("empty.md", b"", "empty"),
+    ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
+    ("script.sh", b"echo hi", "only .htm, .html, .markdown, .md, .pdf, .txt"),
+    ("...", b"text", "not a usable file name"),
+])
+def test_bad_uploads_are_refused_and_leave_nothing_behind(fake_assistant, seeds, name, data, message):
+    before = sorted(p.name for p in seeds.iterdir())
+    with pytest.raises(RagError, match=message):
+        fake_assistant.add_document(name, data)
+    assert sorted(p.name for p in seeds.iterdir()) == before
+    assert fake_assistant.status()["documents"] == 6
+
+
+def test_safe_filename_never_leaves_the_folder():
+    assert safe_filename("/etc/passwd.txt") == "passwd.txt"
+    assert safe_filename("..\\..\\x.md") == "x.md"
+    assert safe_filename("a b;rm -rf.txt") == "a b_rm -rf.txt"
+
+
+def test_open_without_build_and_without_index_says_how_to_build(tmp_path, fake_embedder):
+    settings = Settings(seeds_dir=tmp_path / "s", index_dir=tmp_path / "i")
+    with pytest.raises(IndexMissingError, match="rag index"):
+        Assistant.open(settings=settings, build=False, embedder=fake_embedder)
+
+
+def test_an_empty_seeds_folder_gives_an_empty_but_working_index(tmp_path, fake_embedder):
+    settings = Settings(seeds_dir=tmp_path / "s", index_dir=tmp_path / "i")
+    (tmp_path / "s").mkdir()
+    a = Assistant.open(settings=settings, embedder=fake_embedder)
+    ans = a.ask("anything?")
+    assert not ans.answered and a.search("anything") == []

@@ -1,0 +1,88 @@
+"""Incremental rebuilds: only new or changed documents are embedded; gone ones disappear."""
+import shutil
+
+from conftest import SEED
+from rag.bm25 import Analyzer
+from rag.chunk import Chunker
+from rag.indexer import build_index
+from rag.ingest import read_seeds
+from rag.store import load_index, read_manifest
+
+
+def _build(seeds, index, emb, chunker=None):
+    found = read_seeds(seeds)
+    return build_index(found.documents, index, embedder=emb, chunker=chunker or Chunker(),
+                       skipped=found.skipped)
+
+
+def test_first_build_writes_a_manifest_with_everything_needed(seeds, tmp_path, fake_embedder):
+    report = _build(seeds, tmp_path / "ix", fake_embedder)
+    assert report.full and len(report.added) == 6 and report.passages == report.embedded
+    m = read_manifest(tmp_path / "ix")
+    assert m["format_version"] == 1 and m["passages"] == report.passages
+    assert m["embedder"] == {"model_id": "fake:hashed-words", "dim": 64, "max_tokens": 100_000}
+    assert m["chunking"] == {"max_tokens": 200, "overlap": 40, "encoding": "cl100k_base"}
+    assert m["tokenizer"] == "tiktoken:cl100k_base" and m["bm25"] == Analyzer().params()
+    assert len(m["documents"]) == 6 and all(len(d["hash"]) == 16 for d in m["documents"].values())
+
+
+def test_nothing_changed_embeds_nothing_and_writes_nothing(seeds, tmp_path, fake_embedder):
+    _build(seeds, tmp_path / "ix", fake_embedder)
+    before = (tmp_path / "ix" / "CURRENT").read_text()
+    fake_embedder.encoded.clear()
+    report = _build(seeds, tmp_path / "ix", fake_embedder)
+    assert not report.wrote and report.unchanged == 6 and fake_embedder.encoded == []
+    assert (tmp_path / "ix" / "CURRENT").read_text() == before
+
+
+def test_add_change_delete_embed_only_what_changed(seeds, tmp_path, fake_embedder):
+    ix = tmp_path / "ix"
+    _build(seeds, ix, fake_embedder)
+    (seeds / "new.txt").write_text("Penguin census\n\nThe penguin census counted 4,321 birds.", encoding="utf-8")
+    fake_embedder.encoded.clear()
+    report = _build(seeds, ix, fake_embedder)
+    assert report.added == ["Penguin census"] and report.unchanged == 6 and not report.full
+    assert fake_embedder.encoded == ["Penguin census\n\nThe penguin census counted 4,321 birds."]
+
+    (seeds / "new.txt").write_text("Penguin census\n\nThe census counted 5,000 birds.", encoding="utf-8")
+    fake_embedder.encoded.clear()
+    report = _build(seeds, ix, fake_embedder)
+    assert report.changed == ["Penguin census"] and len(fake_embedder.encoded) == 1
+
+    (seeds / "new.txt").unlink()
+    fake_embedder.encoded.clear()
+    report = _build(seeds, ix, fake_embedder)
+    assert report.removed == ["Penguin census"] and fake_embedder.encoded == []
+    index = load_index(ix)
+    assert all("penguin" not in c.text.lower() for c in index.chunks)
+    assert len(index.chunks) == len(index.vectors) == index.bm25.size
+
+
+def test_reused_vectors_are_the_ones_a_full_build_computes(seeds, tmp_path, fake_embedder):
+    _build(seeds, tmp_path / "a", fake_embedder)
+    (seeds / "new.txt").write_text("Extra\n\nSomething else entirely.", encoding="utf-8")
+    _build(seeds, tmp_path / "a", fake_embedder)
+    _build(seeds, tmp_path / "b", fake_embedder)
+    a, b = load_index(tmp_path / "a"), load_index(tmp_path / "b")
+    assert [c.id for c in a.chunks] == [c.id for c in b.chunks]
+    assert (a.vectors == b.vectors).all()
+
+
+def test_changing_chunking_or_model_rebuilds_everything(seeds, tmp_path, fake_embedder):
+    _build(seeds, tmp_path / "ix", fake_embedder)
+    report = _build(seeds, tmp_path / "ix", fake_embedder, Chunker(max_tokens=120, overlap=20))
+    assert report.full and report.embedded == report.passages
+    fake_embedder.model_id = "fake:other-model"
+    assert _build(seeds, tmp_path / "ix", fake_embedder, Chunker(max_tokens=120, overlap=20)).full
+
+
+def test_a_deleted_seed_file_and_bad_files_are_reported(seeds, tmp_path, fake_embedder):
+    (seeds / "bad.txt").write_bytes(b"\xff\xfe\x00\x01")
+    report = _build(seeds, tmp_path / "ix", fake_embedder)
+    assert report.skipped == [("bad.txt", "the file is binary, not text")]
+    assert "skipped bad.txt" in report.summary()
+    shutil.rmtree(seeds)
+    seeds.mkdir()
+    report = _build(seeds, tmp_path / "ix", fake_embedder)
+    assert len(report.removed) == 6 and report.passages == 0
+    assert load_index(tmp_path / "ix").chunks == []

@@ -1,0 +1,99 @@
+import logging
+
+from conftest import SEED
+from rag.ingest import read_seeds, split_documents
+
+EXPECTED = [
+    ("Sheila Fitzpatrick: Not Corrupt Enough", ("Sheila Fitzpatrick",), "London Review of Books", "3/20/25"),
+    ("Europe’s Fighting Talk is no Substitute for Hard Power", ("Matthew Blackburn", "Patricia Marins"),
+     "The National Interest", "3/19/25"),
+    ("Michael Vlahos: America’s New Lost Cause", ("Michael Vlahos",), "The Realist Review", "4/3/25"),
+    ("Lee Fang: Mike Waltz’s Signal Chats Aren’t the Real Scandal", ("Lee Fang",), "Substack", "4/4/25"),
+    ("Intellinews: Kremlin envoy Dmitriev says “significant progress” made in talks during Washington trip",
+     (), "Intellinews", "4/4/25"),
+    ("Putin’s Economic Envoy Helped Break The Russian-US Impasse On Ukraine", ("Andrew Korybko",),
+     "Substack", "4/4/25"),
+]
+
+
+def test_seed_digest_splits_into_its_six_articles_with_bylines():
+    text = SEED.read_text(encoding="utf-8")
+    docs = split_documents(text, SEED.name)
+    assert [(d.title, d.authors, d.outlet, d.date) for d in docs] == EXPECTED
+    for d in docs:
+        assert text[d.start:d.end] == d.text
+        assert d.content_hash
+
+
+def test_separators_and_footer_belong_to_no_article_but_headings_stay():
+    docs = split_documents(SEED.read_text(encoding="utf-8"), SEED.name)
+    joined = "".join(d.text for d in docs)
+    assert "***" not in joined
+    assert "Analysis & Book Reviews on U.S. Foreign Policy and Russia" not in joined
+    intellinews = docs[4]
+    assert "\nSanctions relief\n" in intellinews.text and "\nProgress\n" in intellinews.text
+    assert docs[3].text.endswith("proxy battle.")  # the Lee Fang piece ends before the next headline
+
+
+DIGEST = """Weekly Digest
+
+Moon Base Opens to Tourists
+
+By Ada Lovelace and Alan Turing, Space Gazette, 2024-05-01
+
+The first hotel on the Moon opened on Monday. Rooms cost 2 million dollars a night.
+
+Prices
+
+Critics said the prices were too high.
+
+---
+
+Rivers Are Getting Warmer
+
+Note: reprinted with permission.
+
+Climate Weekly, May 3, 2024
+
+River temperatures rose by 1.2 degrees over the decade. Fish moved north.
+
+* * *
+
+Subscribe for more digests
+"""
+
+
+def test_a_handwritten_digest_splits_by_shape_not_line_numbers():
+    docs = split_documents(DIGEST, "digest.txt")
+    assert [d.title for d in docs] == ["Moon Base Opens to Tourists", "Rivers Are Getting Warmer"]
+    moon, rivers = docs
+    assert moon.authors == ("Ada Lovelace", "Alan Turing") and moon.outlet == "Space Gazette"
+    assert moon.date == "2024-05-01" and "Critics said" in moon.text and "---" not in moon.text
+    assert rivers.authors == () and rivers.outlet == "Climate Weekly" and rivers.date == "May 3, 2024"
+    assert rivers.text.endswith("Fish moved north.")
+    assert "Subscribe" not in rivers.text and "* * *" not in rivers.text
+    assert all(DIGEST[d.start:d.end] == d.text for d in docs)
+
+
+def test_plain_file_is_one_document_titled_by_its_first_line(tmp_path):
+    (tmp_path / "note.md").write_text("# Harbour report\n\nShips arrived late.\n", encoding="utf-8")
+    (tmp_path / "long_first_line.txt").write_text("word " * 40 + "\n", encoding="utf-8")
+    docs = read_seeds(tmp_path).documents
+    assert [(d.title, d.source) for d in docs] == [("long first line", "long_first_line.txt"),
+                                                 ("Harbour report", "note.md")]
+
+
+def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
+    (tmp_path / "good.txt").write_text("A good file about ships.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"   \n")
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR")
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")  # not a supported kind: ignored silently
+    with caplog.at_level(logging.WARNING):
+        result = read_seeds(tmp_path)
+    assert [d.source for d in result.documents] == ["good.txt"]
+    assert dict(result.skipped) == {"binary.txt": "the file is binary, not text",
+                                    "empty.txt": "the file is empty",
+                                    "latin1.txt": "the file is not valid UTF-8 (byte 3)"}
+    for name in ("binary.txt", "empty.txt", "latin1.txt"):
+        assert name in caplog.text

@@ -1,0 +1,47 @@
+import pytest
+
+from rag.errors import RagError
+
+
+@pytest.fixture
+def retriever(fake_assistant):
+    return fake_assistant.retriever
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_each_mode_finds_the_passage_with_the_answer(retriever, mode):
+    hits = retriever.search("Russia produced tanks armored vehicles artillery pieces 2024", k=3, mode=mode)
+    assert len(hits) == 3 and [h.rank for h in hits] == [1, 2, 3]
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert any("1,500 tanks" in h.chunk.text for h in hits)
+    top = next(h for h in hits if "1,500 tanks" in h.chunk.text).chunk
+    assert top.title == "Europe’s Fighting Talk is no Substitute for Hard Power"
+    assert top.authors == ("Matthew Blackburn", "Patricia Marins") and top.date == "3/19/25"
+
+
+def test_bm25_ranks_exact_rare_terms_first(retriever):
+    assert "Bruegel" in retriever.search("Bruegel", k=1, mode="bm25")[0].chunk.text
+
+
+def test_hybrid_fused_scores_are_in_unit_range(retriever):
+    hits = retriever.search("Dmitriev Witkoff Washington", k=10, mode="hybrid")
+    assert all(0.0 <= h.score <= 1.0 for h in hits) and hits[0].score > hits[-1].score
+
+
+def test_k_larger_than_the_index_returns_everything_once(retriever):
+    hits = retriever.search("Russia", k=10_000, mode="hybrid")
+    assert len(hits) == len(retriever) == len({h.chunk.id for h in hits})
+
+
+def test_unknown_mode_lists_the_valid_ones(retriever):
+    with pytest.raises(RagError, match="dense, bm25, hybrid"):
+        retriever.search("x", mode="semantic")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_real_model_every_mode_finds_the_evidence(seed_assistant, mode):
+    hits = seed_assistant.search("How many tanks did Russia produce in 2024?", k=3, mode=mode)
+    assert any("Russia produced around 1,500 tanks in 2024" in h.chunk.text for h in hits)
+    if mode == "hybrid":
+        assert "Russia produced around 1,500 tanks in 2024" in hits[0].chunk.text
