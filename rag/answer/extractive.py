@@ -1,13 +1,18 @@
 """Extractive answers: the sentences of the retrieved passages that best answer the question.
 
 Each candidate sentence is scored by ``dense_weight * cosine(question, sentence)`` plus
-``(1 - dense_weight) * coverage`` (the share of the question's content words, weighted
-by rarity among the candidates, that the sentence or its passage's title contains), plus
-a small bonus for the passage's rank. Below ``threshold`` the answer is that the articles
-do not say; the closest passages still come with it.
+``(1 - dense_weight) * coverage`` (the share of the question's content words, weighted by
+rarity among the candidates, found in the sentence, its neighbours and its title), plus a
+bonus when it holds the kind of thing asked for (a year, a number, a name), plus a small
+bonus for its passage's rank. The best sentence is quoted (with a close runner-up).
+
+Whether to answer at all is decided by the bundled cross-encoder (ms-marco MiniLM): if no
+top sentence reaches ``gate_threshold``, the answer is that the articles do not say, and
+the closest passages still come with it. Parameters were calibrated on tests/dev.jsonl.
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Sequence
@@ -19,6 +24,7 @@ from ..chunk import sentence_spans
 from ..types import Answer, Citation, Hit
 from . import ANSWERERS
 
+log = logging.getLogger(__name__)
 NOT_FOUND = "The articles do not say. The closest passages are listed below."
 
 
@@ -29,12 +35,19 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, settings=None, embedder=None, *, passages: int = 5, threshold: float = 0.42,
-                 dense_weight: float = 0.5, runner_up: float = 0.03, **_: object) -> None:
+                 dense_weight: float = 0.4, runner_up: float = 0.03, context: float = 0.5,
+                 type_bonus: float = 0.1, gate: str = "cross-encoder", gate_threshold: float = -0.6,
+                 gate_candidates: int = 8, **_: object) -> None:
         self.embedder = embedder
         self.passages = passages
         self.threshold = threshold
         self.dense_weight = dense_weight if embedder is not None else 0.0
         self.runner_up = runner_up
+        self.context = context
+        self.type_bonus = type_bonus
+        self.gate = _cross_encoder() if gate == "cross-encoder" else None
+        self.gate_threshold = gate_threshold
+        self.gate_candidates = gate_candidates
         self.analyzer = Analyzer()
 
     def score(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, int]]:
@@ -55,15 +68,15 @@ class ExtractiveAnswerer:
         df = {t: sum(t in st for st in ctx) for t in q_terms}
         weight = {t: math.log(1 + len(cands) / (1 + df[t])) for t in q_terms}
         total = sum(weight.values()) or 1.0
-        cov = np.array([0.7 * sum(weight[t] for t in q_terms & o) / total
-                        + 0.3 * sum(weight[t] for t in q_terms & c) / total for o, c in zip(own, ctx)])
+        cov = np.array([(1 - self.context) * sum(weight[t] for t in q_terms & o) / total
+                        + self.context * sum(weight[t] for t in q_terms & c) / total for o, c in zip(own, ctx)])
         if self.dense_weight > 0:
             q = self.embedder.encode([question], "query")[0]
             dense = self.embedder.encode(texts, "passage") @ q
         else:
             dense = np.zeros(len(texts))
         want = answer_type(question)
-        bonus = np.array([0.08 * has_type(t, want, question) - 0.1 * (len(t.split()) < 6) for t in texts])
+        bonus = np.array([self.type_bonus * has_type(t, want, question) - 0.1 * (len(t.split()) < 6) for t in texts])
         prior = np.array([0.02 * (1 - h_i / max(1, len(hits))) for h_i, _, _ in cands])
         scores = self.dense_weight * dense + (1 - self.dense_weight) * cov + bonus + prior
         order = np.argsort(-scores, kind="stable")
@@ -72,11 +85,14 @@ class ExtractiveAnswerer:
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
         hits = list(hits)
         ranked = self.score(question, hits)
-        if not ranked or ranked[0][0] < self.threshold:
+        if not ranked or not self.answerable(question, hits, ranked):
             return Answer(NOT_FOUND, [], hits, answered=False, answerer=self.name)
         best = ranked[:1]
         if len(ranked) > 1 and ranked[1][0] >= ranked[0][0] - self.runner_up:
             best.append(ranked[1])
+        want = answer_type(question)
+        if want and not any(has_type(hits[h].chunk.text[s:e], want, question) for _, h, s, e in best):
+            best += self._typed_neighbour(question, hits, best[0], want)
         citations: list[Citation] = []
         parts = []
         for _, h_i, s, e in best:
@@ -87,7 +103,43 @@ class ExtractiveAnswerer:
             parts.append(f"{_one_line(chunk.text[s:e])} [{n}]")
         return Answer(" ".join(parts), citations, hits, answered=True, answerer=self.name)
 
+    def answerable(self, question: str, hits: Sequence[Hit], ranked: list) -> bool:
+        """Whether the best candidates really answer the question.
 
+        With the cross-encoder (default): its best logit over the top candidate sentences
+        must reach ``gate_threshold``; without it, the best score must reach ``threshold``.
+        """
+        if self.gate is None:
+            return ranked[0][0] >= self.threshold
+        top = [hits[h].chunk.text[s:e] for _, h, s, e in ranked[:self.gate_candidates]]
+        return float(np.max(self.gate(question, top))) >= self.gate_threshold
+
+    @staticmethod
+    def _typed_neighbour(question, hits, best, want) -> list:
+        """The sentence after the best one, when it (and not the best) holds what was asked for."""
+        _, h_i, s, e = best
+        spans = sentence_spans(hits[h_i].chunk.text)
+        nxt = next(((a, b) for a, b in spans if a >= e), None)
+        if nxt and has_type(hits[h_i].chunk.text[nxt[0]:nxt[1]], want, question):
+            return [(0.0, h_i, nxt[0], nxt[1])]
+        return []
+
+
+def _cross_encoder():
+    """The bundled cross-encoder (shared by all answerers), or None if its files are missing."""
+    global _CE
+    if _CE is None:
+        try:
+            from ..rerank import CrossEncoderScorer
+
+            _CE = CrossEncoderScorer()
+        except (ImportError, FileNotFoundError) as exc:
+            log.warning("no cross-encoder (%s): refusals use the sentence score alone", exc)
+            _CE = False
+    return _CE or None
+
+
+_CE = None
 _TYPES = [
     ("year", re.compile(r"\b(what|which) year\b|\bwhen\b", re.I)),
     ("number", re.compile(r"\bhow (many|much|long|old|far)\b|\bwhat (number|percentage|share|price|amount)\b", re.I)),
@@ -108,7 +160,7 @@ def has_type(sentence: str, kind: str | None, question: str) -> bool:
         return re.search(r"\b(1[5-9]|20)\d\d\b", sentence) is not None
     if kind == "number":
         return any(n not in question for n in re.findall(r"\d[\d,.]*", sentence))
-    if kind == "person":
+    if kind == "person":  # a name of two or more capitalised words, new to the question
         return any(name not in question for name in _NAME.findall(sentence))
     return False
 
