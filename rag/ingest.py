@@ -136,7 +136,7 @@ def split_documents(text: str, source: str) -> list[Document]:
             if m["authors"] else ()
         body = text[start:end]
         docs.append(Document(
-            id=f"{source}#{n + 1}", title=lines[h][2].strip(), text=body, source=source,
+            id=f"{source}#{n + 1}", title=lines[h][2].strip().lstrip("#").strip(), text=body, source=source,
             start=start, end=end, authors=authors, outlet=m["outlet"].strip(), date=m["date"],
             content_hash=content_hash(body)))
     return docs

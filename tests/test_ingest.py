@@ -97,3 +97,9 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
                                     "latin1.txt": "the file is not valid UTF-8 (byte 3)"}
     for name in ("binary.txt", "empty.txt", "latin1.txt"):
         assert name in caplog.text
+
+
+def test_markdown_headline_marks_are_not_part_of_the_title():
+    text = "# Reindeer count\n\nBy Aino Virtanen, Arctic Times, 5/6/24\n\nHerders counted reindeer.\n"
+    (doc,) = split_documents(text, "r.md")
+    assert (doc.title, doc.authors, doc.outlet) == ("Reindeer count", ("Aino Virtanen",), "Arctic Times")

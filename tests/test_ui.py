@@ -1,0 +1,164 @@
+"""The chat page: its rendering helpers (fast) and its named API endpoint over a real server (slow)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rag.errors import RagError  # noqa: E402
+from rag.types import Answer, Chunk, Citation, Hit  # noqa: E402
+from ui.app import (API_NAME, UPLOAD_SUFFIXES, answer_payload, check_upload, parse_auth,  # noqa: E402
+                    render_answer, render_passage, render_status)
+
+try:
+    from tests.ui_helpers import free_port, running_app
+except ImportError:
+    from ui_helpers import free_port, running_app
+
+TITLE = "Europe’s Fighting Talk is no Substitute for Hard Power"
+PASSAGE = ("It is estimated Europe has around 2,900 battle-ready modern tanks. In contrast, Russia produced "
+           "around 1,500 tanks in 2024, along with 5,700 armored vehicles.\n\nAir defense is <hard>.")
+QUOTE = "In contrast, Russia produced around 1,500 tanks in 2024, along with 5,700 armored vehicles."
+
+
+def _answer(**kw) -> Answer:
+    chunk = Chunk(id="c", doc_id="d", text=PASSAGE, start=1000, end=1000 + len(PASSAGE), title=TITLE,
+                  source="a.txt", authors=("Matthew Blackburn", "Patricia Marins"),
+                  outlet="The National Interest", date="3/19/25")
+    qs = PASSAGE.index(QUOTE)
+    cit = Citation(1, chunk, QUOTE, 1000 + qs, 1000 + qs + len(QUOTE))
+    fields = dict(text="Russia produced around 1,500 tanks in 2024 [1]. Cats run the Kremlin.",
+                  citations=[cit], hits=[Hit(chunk, 0.9, 1)], answerer="extractive",
+                  unsupported=["Cats run the Kremlin."])
+    fields.update(kw)
+    return Answer(**fields)
+
+
+def test_render_answer_shows_sources_quote_and_flags():
+    out = render_answer(_answer(notice="The LLM endpoint is down; extractive answer instead."))
+    assert TITLE in out and "Matthew Blackburn and Patricia Marins, The National Interest, 3/19/25" in out
+    assert f"<mark>{QUOTE}</mark>" in out  # the supporting sentence, highlighted
+    assert 'class="unsupported"' in out and "Cats run the Kremlin." in out
+    assert "1 sentence not supported" in out
+    assert "The LLM endpoint is down" in out
+    assert "\n\n" not in out  # one HTML block: a blank line would end it in the markdown renderer
+    assert "&lt;hard&gt;" in out and "<hard>" not in out  # passage text is escaped
+
+
+def test_render_answer_escapes_answer_text():
+    out = render_answer(_answer(text="<script>alert(1)</script> [1]", unsupported=[]))
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "not supported" not in out
+
+
+def test_render_passage_marks_quote_even_when_offsets_are_off():
+    ans = _answer()
+    c = ans.citations[0]
+    moved = Citation(1, c.chunk, QUOTE, 0, 5)  # wrong offsets: fall back to finding the quote
+    assert render_passage(moved).count("<mark>") == 1
+    assert f"<mark>{QUOTE}</mark>" in render_passage(moved)
+
+
+def test_unanswered_shows_closest_passages():
+    out = render_answer(_answer(text="The articles do not say.", citations=[], answered=False, unsupported=[]))
+    assert "not-answered" in out and "Closest passages (1)" in out
+
+
+def test_answer_payload_is_json_friendly():
+    import json
+
+    data = json.loads(json.dumps(answer_payload(_answer())))
+    assert data["sources"][0]["title"] == TITLE and data["sources"][0]["quote"] == QUOTE
+    assert data["unsupported"] == ["Cats run the Kremlin."]
+
+
+def test_check_upload_limits():
+    assert check_upload("a.txt", 10) is None
+    assert "unsupported file type" in check_upload("a.exe", 10)
+    assert "empty" in check_upload("a.md", 0)
+    assert "too large" in check_upload("a.txt", 6 * 1024 * 1024)
+    assert ".txt" in UPLOAD_SUFFIXES and ".md" in UPLOAD_SUFFIXES
+
+
+def test_render_status():
+    out = render_status({"documents": 6, "passages": 87, "model": "m", "built_at": "2026-01-01T00:00:00",
+                         "titles": ["A <b>"], "skipped": [("x.txt", "the file is empty")]})
+    assert "87" in out and "A &lt;b&gt;" in out and "x.txt: the file is empty" in out
+
+
+def test_parse_auth():
+    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    assert parse_auth("") is None
+    with pytest.raises(RagError):
+        parse_auth("no-colon")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("ui_api")) as (url, seeds):
+        yield url, seeds
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[0], analytics_enabled=False, verbose=False)
+
+
+@pytest.mark.slow
+def test_api_endpoint_returns_cited_answer(client):
+    res = client.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")
+    assert res["answered"] is True
+    assert "1,500" in res["text"] and "[1]" in res["text"]
+    src = {s["n"]: s for s in res["sources"]}[1]
+    assert src["title"] == TITLE
+    assert "Matthew Blackburn" in src["authors"] and src["outlet"] == "The National Interest"
+    assert "1,500 tanks" in src["quote"] and src["quote"] in src["passage"]
+
+
+@pytest.mark.slow
+def test_api_endpoint_takes_options_and_history(client):
+    history = [{"role": "user", "content": "How many tanks did Russia produce in 2024?"},
+               {"role": "assistant", "content": "Around 1,500 tanks [1]."}]
+    res = client.predict("How many artillery shells does Russia produce a year?", 3, "bm25", "extractive",
+                         history, api_name=f"/{API_NAME}")
+    assert res["answerer"] == "extractive" and res["sources"]
+
+
+@pytest.mark.slow
+def test_api_endpoint_reports_bad_question(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="empty"):
+        client.predict("   ", api_name=f"/{API_NAME}")
+    with pytest.raises(AppError, match="too long"):
+        client.predict("why " * 1000, api_name=f"/{API_NAME}")
+    # and the server keeps serving
+    assert client.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")["sources"]
+
+
+@pytest.mark.slow
+def test_serve_takes_port_and_login_from_env(server, monkeypatch):
+    from gradio_client import Client
+
+    from rag import Settings
+    from ui.app import serve
+
+    seeds = server[1]
+    port = free_port()
+    monkeypatch.setenv("RAG_PORT", str(port))
+    monkeypatch.setenv("RAG_AUTH", "reader:open sesame")
+    settings = Settings.from_env({}, seeds_dir=seeds, index_dir=seeds.parent / "index")  # the index is built
+    app = serve(settings, block=False)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        with pytest.raises(Exception, match="credentials|login|401"):
+            Client(url, analytics_enabled=False, verbose=False)
+        c = Client(url, auth=("reader", "open sesame"), analytics_enabled=False, verbose=False)
+        res = c.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")
+        assert res["sources"][0]["title"] == TITLE
+    finally:
+        app.close()

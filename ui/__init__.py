@@ -1,0 +1,1 @@
+"""Browser chat page over the Assistant (Gradio). See ``ui.app``."""
