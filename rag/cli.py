@@ -165,7 +165,9 @@ def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
     from ui.app import serve as serve_app
 
-    serve_app(settings=_settings(ctx), host=host, port=port, open_browser=open_browser)
+    a = Assistant(_settings(ctx))
+    click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
+    serve_app(assistant=a, host=host, port=port, open_browser=open_browser)
 
 
 def run() -> None:

@@ -418,7 +418,7 @@ def _is_loopback(host: str) -> bool:
 
 def serve(settings: Settings | None = None, host: str | None = None, port: int | None = None,
           share: bool = False, auth: tuple[str, str] | str | None = None, open_browser: bool = False,
-          block: bool = True) -> gr.Blocks:
+          block: bool = True, assistant: Assistant | None = None) -> gr.Blocks:
     """Open the assistant (building the index if needed) and serve the page.
 
     ``host``/``port``/``auth`` default to ``RAG_HOST`` (127.0.0.1), ``RAG_PORT`` (7860) and
@@ -430,7 +430,8 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
         auth = parse_auth(auth or os.environ.get("RAG_AUTH"))
     if not _is_loopback(host) and auth is None:
         log.warning("serving on %s without a login; set RAG_AUTH=user:password to require one", host)
-    assistant = Assistant.open(settings=settings or Settings.from_env(), progress=sys.stderr.isatty())
+    if assistant is None:
+        assistant = Assistant.open(settings=settings or Settings.from_env(), progress=sys.stderr.isatty())
     app = build_app(assistant)
     app.queue(default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser,
