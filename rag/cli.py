@@ -36,6 +36,7 @@ def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_pro
     """Ask questions about the articles in seeds/ and get answers quoted from them."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ctx.obj = {"seeds_dir": seeds_dir, "index_dir": index_dir, "embed_backend": embed_backend,
                "embed_model": embed_model, "reranker": reranker}
@@ -91,7 +92,8 @@ def render_sources(ans: Answer) -> str:
     elif ans.hits:
         out.append("\nClosest passages:")
         for h in ans.hits[:3]:
-            out.append(_source_line(f"  -", h.chunk))
+            out.append(_source_line("  -", h.chunk))
+            out.append(f"     “{textwrap.shorten(h.chunk.text, 180, placeholder=' …')}”")
     return "\n".join(out)
 
 

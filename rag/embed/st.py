@@ -37,9 +37,17 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
+            from transformers.utils import logging as hf_logging
+
             path = self.model_name or bundled_model_path()
             log.info("loading embedding model %s", path)
-            self._model = SentenceTransformer(path, device=self.device)
+            bar = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+            try:
+                self._model = SentenceTransformer(path, device=self.device)
+            finally:
+                if bar:
+                    hf_logging.enable_progress_bar()
         return self._model
 
     @property
