@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .chunk import sentence_spans
 from .types import Chunk
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,7 @@ THRESHOLD_LEXICAL = 0.55
 
 MARKER_RE = re.compile(r"\s*\[\d{1,2}\]")
 _WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*")
-_ABBREV = {"mr", "mrs", "ms", "dr", "prof", "st", "gen", "col", "sen", "rep", "gov", "pres", "jr",
-           "sr", "vs", "etc", "no", "vol", "pp", "inc", "ltd", "co", "u.s", "u.k", "e.g", "i.e"}
-_SENT_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\s*\[\d{1,2}\])*(?=\s+|$)|\n\s*\n")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d{1,2}\])+")
 _STOP = frozenset("""
 a an the and or but if then than that this these those there here of in on at to for from by with
 about as into over under after before between through during without within is are was were be been
@@ -60,33 +59,17 @@ class Span:
 
 
 def split_sentences(text: str) -> list[Span]:
-    """Sentences of ``text`` with their character offsets (markers stay with their sentence)."""
+    """Sentences of ``text`` with their character offsets; ``[n]`` markers stay with their sentence."""
     spans: list[Span] = []
-    pos = 0
-    for m in _SENT_END_RE.finditer(text):
-        end = m.end()
-        if m.group(0).startswith("."):
-            words = re.findall(r"[\w.]+$", text[pos:m.start()])
-            last = words[0].lower() if words else ""
-            if last in _ABBREV or (len(last) == 1 and last.isalpha()):
-                continue  # "Mr." / "U.S." / an initial: not a sentence end
-            nxt = text[end:end + 3].lstrip()
-            if nxt[:1].islower():
-                continue
-        _add_span(text, pos, end, spans)
-        pos = end
-    _add_span(text, pos, len(text), spans)
+    for s, e in sentence_spans(text):
+        lead = _LEADING_MARKERS.match(text, s, e)
+        if lead and spans:  # "… in 2024. [1] Next …": the marker closes the sentence before
+            prev = spans.pop()
+            spans.append(Span(text[prev.start:lead.end()], prev.start, lead.end()))
+            s = lead.end() + len(text[lead.end():e]) - len(text[lead.end():e].lstrip())
+        if s < e:
+            spans.append(Span(text[s:e], s, e))
     return spans
-
-
-def _add_span(text: str, start: int, end: int, out: list[Span]) -> None:
-    seg = text[start:end]
-    stripped = seg.strip()
-    if not stripped:
-        return
-    lead = len(seg) - len(seg.lstrip())
-    s = start + lead
-    out.append(Span(stripped, s, s + len(stripped)))
 
 
 def _stem(word: str) -> str:
