@@ -34,9 +34,9 @@ MAX_K = 20
 API_NAME = "ask"
 EXAMPLES = [
     "How many tanks did Russia produce in 2024?",
-    "Which US special envoy did Kirill Dmitriev meet in Washington?",
-    "In what year was Vladislav Zubok born?",
     "Where is Michael Vlahos a senior fellow?",
+    "How has RT described Kirill Dmitriev?",
+    "Whom did Mike Waltz serve as an aide before his time in office?",
 ]
 
 CSS = """
