@@ -74,7 +74,7 @@ class Assistant:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
             index = store.load_index(self.settings.index_dir, expect)
             self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
-                                        weight=self.settings.hybrid_weight, reranker=self._reranker())
+                                        weight=self.settings.dense_weight, reranker=self._reranker())
 
     def _reranker(self):
         if self.settings.reranker in ("", "none"):

@@ -8,6 +8,7 @@ from pathlib import Path
 from .errors import RagError
 
 MODES = ("dense", "bm25", "hybrid")
+TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
 def _default_root() -> Path:
@@ -32,7 +33,8 @@ class Settings:
     # retrieval
     mode: str = "hybrid"
     k: int = 5
-    hybrid_weight: float = 0.5  # weight of the dense scores in the fused score (bm25 gets 1 - w)
+    # weight of the dense scores in the hybrid sum (bm25 gets 1 - w); None = the embedder's tuned value
+    hybrid_weight: float | None = None
     reranker: str = "none"
     # answering
     answerer: str = "extractive"
@@ -54,7 +56,7 @@ class Settings:
             raise RagError("chunk_overlap must be between 0 and half of chunk_tokens")
         if self.k < 1:
             raise RagError("k must be at least 1")
-        if not 0.0 <= self.hybrid_weight <= 1.0:
+        if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
             raise RagError("hybrid_weight must be between 0 and 1")
 
     @classmethod
@@ -80,13 +82,20 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property
+    def dense_weight(self) -> float:
+        """The hybrid weight in force: as set, else tuned per backend on SciFact train (BENCHMARKS.md)."""
+        if self.hybrid_weight is not None:
+            return self.hybrid_weight
+        return TUNED_HYBRID_WEIGHT.get(self.embed_backend, 0.5)
+
+    @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url or self.llm_api_key)
 
 
 def _convert(name: str, raw: str):
     default = {f.name: f for f in fields(Settings)}[name]
-    typ = default.type if isinstance(default.type, str) else default.type.__name__
+    typ = str(default.type).split("|")[0].strip()  # "float | None" -> "float"
     try:
         if typ == "int":
             return int(raw)

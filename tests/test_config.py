@@ -24,3 +24,9 @@ def test_openai_key_fallback_and_key_hidden_from_repr():
 def test_bad_settings_say_what_is_wrong(env, message):
     with pytest.raises(RagError, match=message):
         Settings.from_env(env)
+
+
+def test_hybrid_weight_defaults_to_the_value_tuned_for_the_backend():
+    assert Settings().dense_weight == 0.5
+    assert Settings(embed_backend="onnx").dense_weight == 0.7
+    assert Settings(embed_backend="onnx", hybrid_weight=0.2).dense_weight == 0.2
