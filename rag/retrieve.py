@@ -6,22 +6,16 @@ the union of both candidate lists: ``w * dense + (1 - w) * bm25``.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
-
 import numpy as np
 
 from .config import MODES
 from .embed import Embedder
 from .errors import RagError
+from .rerank import Reranker
 from .store import IndexData
 from .types import Hit
 
 log = logging.getLogger(__name__)
-
-
-class Reranker(Protocol):
-    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
-        ...
 
 
 class Retriever:
