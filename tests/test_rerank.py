@@ -120,7 +120,7 @@ def test_real_cross_encoder_puts_relevant_passage_first():
         "Scurvy was common among sailors on long voyages without fresh fruit.",
     ]
     query = "Which vitamin deficiency leads to scurvy?"
-    hits = make_hits(texts, [0.9, 0.5, 0.4, 0.3])
+    hits = make_hits(texts, [0.9, 0.85, 0.4, 0.3])
     out = get_reranker("cross-encoder", fusion="replace").rerank(query, hits)
     assert out[0].chunk.id == "c1"
     assert {h.chunk.id for h in out} == {"c0", "c1", "c2", "c3"}
