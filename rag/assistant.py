@@ -35,7 +35,8 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or get_embedder(settings.embed_backend, settings.embed_model)
+        self.embedder = embedder or get_embedder(settings.embed_backend, settings.embed_model,
+                                                 query_runtime=settings.query_runtime)
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
@@ -124,6 +125,13 @@ class Assistant:
             self.rebuild()
             raise RagError(f"{name}: {reason}")
         return report
+
+    def warm_up(self) -> None:
+        """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""
+        try:
+            self.ask("What are the articles about?")
+        except RagError as exc:  # e.g. an empty index: the page still opens and says so
+            log.warning("warm-up question failed: %s", exc)
 
     # -- questions ---------------------------------------------------------------------------
     def check_question(self, question: str) -> str:

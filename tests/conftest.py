@@ -5,6 +5,7 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# the query encoder's ONNX export (rag/embed/st_onnx.py) goes to a fresh folder, not ~/.cache
+os.environ.setdefault("RAG_CACHE_DIR", tempfile.mkdtemp(prefix="rag-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2dc09e9634033631.txt"

@@ -432,6 +432,7 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
         log.warning("serving on %s without a login; set RAG_AUTH=user:password to require one", host)
     if assistant is None:
         assistant = Assistant.open(settings=settings or Settings.from_env(), progress=sys.stderr.isatty())
+    assistant.warm_up()
     app = build_app(assistant)
     app.queue(default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, share=share, auth=auth, inbrowser=open_browser,

@@ -30,11 +30,15 @@ class Embedder(Protocol):
 EMBEDDERS: Registry[Embedder] = Registry("embedder backend")
 
 
-def get_embedder(backend: str = "sentence-transformers", model: str = "") -> Embedder:
-    """Build the embedder ``backend`` for ``model`` ("" = the backend's default model)."""
+def get_embedder(backend: str = "sentence-transformers", model: str = "", **options) -> Embedder:
+    """Build the embedder ``backend`` for ``model`` ("" = the backend's default model).
+
+    ``options`` go to the backend; ones it does not know are ignored (e.g. ``query_runtime``
+    only concerns sentence-transformers).
+    """
     from . import st  # noqa: F401  (registers the built-in backends)
     try:
         from . import onnx  # noqa: F401
     except ImportError:  # onnxruntime missing: that backend is simply unavailable
         pass
-    return EMBEDDERS.create(backend, model=model)
+    return EMBEDDERS.create(backend, model=model, **options)

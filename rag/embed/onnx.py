@@ -41,11 +41,12 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def make_session(path: Path, threads: int | None = None):
-    """An onnxruntime CPU session tuned for a small machine."""
+def make_session(path: Path, threads: int | None = None, *, arena: bool = True):
+    """An onnxruntime CPU session tuned for a small machine (``arena=False``: no memory pool kept)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
+    opts.enable_cpu_mem_arena = arena
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -179,5 +180,6 @@ class OnnxEmbedder:
 
 
 @EMBEDDERS.register("onnx")
-def _factory(model: str = "", **kwargs) -> OnnxEmbedder:
-    return OnnxEmbedder(model=model, **kwargs)
+def _factory(model: str = "", query_prefix: str | None = None, threads: int | None = None,
+             max_tokens: int = 512, **_: object) -> OnnxEmbedder:
+    return OnnxEmbedder(model=model, query_prefix=query_prefix, threads=threads, max_tokens=max_tokens)

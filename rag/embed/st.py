@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -25,11 +26,16 @@ def bundled_model_path() -> str:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or local path ("" = the bundled MiniLM)."""
 
-    def __init__(self, model: str = "", device: str = "cpu", **_: object) -> None:
+    def __init__(self, model: str = "", device: str = "cpu", query_runtime: str = "onnx", **_: object) -> None:
+        if query_runtime not in ("onnx", "torch"):
+            raise ValueError(f"unknown query_runtime {query_runtime!r}; valid: onnx, torch")
         self.model_name = model
         self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}"
         self.device = device
+        self.query_runtime = query_runtime if device == "cpu" else "torch"
         self._model = None
+        self._query_encoder = None
+        self._lock = threading.Lock()
 
     @property
     def model(self):
@@ -63,10 +69,28 @@ class SentenceTransformerEmbedder:
         """Word-pieces the model sees for ``text``, special tokens included."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
+    @property
+    def query_encoder(self):
+        """The cached ONNX export used for questions (rag.embed.st_onnx), or None for torch."""
+        if self.query_runtime == "onnx" and self._query_encoder is None:
+            with self._lock:
+                if self.query_runtime == "onnx" and self._query_encoder is None:
+                    from .st_onnx import load_or_export
+
+                    try:
+                        self._query_encoder = load_or_export(self.model_name or bundled_model_path(),
+                                                             lambda: self.model)
+                    except Exception as exc:
+                        log.warning("questions will be encoded with torch: no ONNX export (%s)", exc)
+                        self.query_runtime = "torch"
+        return self._query_encoder
+
     def encode(self, texts: Sequence[str], kind: Kind = "passage", *,
                batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if kind == "query" and self.query_encoder is not None:
+            return self.query_encoder.encode(list(texts))
         vecs = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                                  convert_to_numpy=True, normalize_embeddings=True)
         return np.ascontiguousarray(vecs, dtype=np.float32)
