@@ -123,3 +123,20 @@ def test_fingerprint_follows_the_model_files(tmp_path):
     (tmp_path / "m" / "model.safetensors").write_bytes(b"weights v2!")
     assert st_onnx.fingerprint(str(tmp_path / "m")) != a
     assert st_onnx.fingerprint("sentence-transformers/all-mpnet-base-v2") != a
+
+
+@pytest.mark.slow
+def test_answering_needs_no_torch_model(cache, seeds, tmp_path, torch_embedder):
+    """Build with one embedder; a second process-like embedder answers without loading torch."""
+    from rag import Assistant
+
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index")
+    Assistant.open(settings=settings)  # builds the index (torch) and makes the export
+    fresh = get_embedder()
+    a = Assistant.open(settings=settings, embedder=fresh, build=False)
+    ans = a.ask("Who is Kirill Dmitriev?")
+    assert ans.citations and "Dmitriev" in ans.text
+    assert fresh._model is None  # question, sentences and sizes all came from the export
+    sents = ["Kirill Dmitriev heads the Russian Direct Investment Fund.", "Short one.", "x " * 400]
+    np.testing.assert_allclose(fresh.encode(sents, "passage"), torch_embedder.model.encode(
+        sents, normalize_embeddings=True), atol=2e-4)

@@ -13,6 +13,7 @@ from . import EMBEDDERS, Kind
 log = logging.getLogger(__name__)
 
 BUNDLED = "all-MiniLM-L6-v2 (bundled)"
+SMALL_JOB = 64  # texts per call up to which the ONNX export is used for passages too
 
 
 def bundled_model_path() -> str:
@@ -56,22 +57,30 @@ class SentenceTransformerEmbedder:
                     hf_logging.enable_progress_bar()
         return self._model
 
+    # Size facts come from the export when it is loaded, so a process that only answers
+    # questions never loads torch.
     @property
     def dim(self) -> int:
+        if self._model is None and self.query_encoder is not None:
+            return int(self.query_encoder.meta["dim"])
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get_dim())
 
     @property
     def max_tokens(self) -> int:
+        if self._model is None and self.query_encoder is not None:
+            return int(self.query_encoder.meta["max_seq_length"])
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
         """Word-pieces the model sees for ``text``, special tokens included."""
+        if self._model is None and self.query_encoder is not None:
+            return self.query_encoder.count_tokens(text)
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     @property
     def query_encoder(self):
-        """The cached ONNX export used for questions (rag.embed.st_onnx), or None for torch."""
+        """The cached ONNX export used at question time (rag.embed.st_onnx), or None for torch."""
         if self.query_runtime == "onnx" and self._query_encoder is None:
             with self._lock:
                 if self.query_runtime == "onnx" and self._query_encoder is None:
@@ -89,7 +98,8 @@ class SentenceTransformerEmbedder:
                batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if kind == "query" and self.query_encoder is not None:
+        # question time (the question; sentences an answerer scores) -> the export; index builds -> torch
+        if (kind == "query" or (len(texts) <= SMALL_JOB and not progress)) and self.query_encoder is not None:
             return self.query_encoder.encode(list(texts))
         vecs = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                                  convert_to_numpy=True, normalize_embeddings=True)

@@ -1,13 +1,14 @@
-"""Fast query encoding for the sentence-transformers backend: a one-time ONNX export.
+"""Question-time encoding for the sentence-transformers backend: a one-time ONNX export.
 
 A question is one short text. Through torch (eager) the bundled MiniLM takes ~25 ms for it on
 a 2-core CPU; the same weights exported to ONNX and run by onnxruntime take ~10 ms and give
 the same vector (cosine 1.0000 to torch). The export is made once per model, checked against
-torch on probe texts (it is only used when every probe agrees to ``PARITY``), and kept in the
-cache folder (``RAG_CACHE_DIR``, default ``~/.cache/rag-articles``) for every later process.
-Passages stay on torch: sentence-transformers batches them by length, which padded
-onnxruntime batches did not beat. Export needs the ``onnx`` package; without it, or when the
-export fails its check, queries simply go through torch (one warning).
+torch on probe texts, alone and padded together (it is only used when every probe agrees to
+``PARITY``), and kept in the cache folder (``RAG_CACHE_DIR``, default ``~/.cache/rag-articles``)
+for every later process. It also encodes the few sentences an answerer scores, so a process that
+only answers questions never loads torch. Index builds stay on torch: sentence-transformers
+batches passages by length, which padded onnxruntime batches did not beat. Export needs the
+``onnx`` package; without it, or when the export fails its check, torch does everything (one warning).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 PARITY = 0.9999  # minimum cosine between the export's and torch's vectors on every probe
 PROBES = ("", "What did the envoy say about sanctions?", "  Ünïcode, digits 1,234 and punctuation!?  ",
           "A long passage. " * 200)  # the last one is cut at max_seq_length
@@ -51,7 +52,7 @@ def fingerprint(model_ref: str) -> str:
 
 
 class OnnxQueryEncoder:
-    """Runs an exported sentence-transformers model, one text at a time (no padding)."""
+    """Runs an exported sentence-transformers model on small batches (padded to their longest)."""
 
     def __init__(self, folder: Path) -> None:
         from tokenizers import Tokenizer
@@ -61,23 +62,32 @@ class OnnxQueryEncoder:
         self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if self.meta.get("format") != FORMAT:
             raise ValueError(f"export format {self.meta.get('format')!r} is not {FORMAT}")
+        self.counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.counter.no_padding()
+        self.counter.no_truncation()
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(int(self.meta["max_seq_length"]))
         self.session = make_session(folder / "model.onnx", arena=False)
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.max_len = int(self.meta["max_seq_length"])
+        self.sep_id = self.tokenizer.token_to_id("[SEP]") or 102
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        rows = []
-        for text in texts:
-            text = text.strip()
-            if self.meta.get("lower"):
-                text = text.lower()
-            enc = self.tokenizer.encode(text)
-            feeds = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
-            feeds = {k: np.asarray([v], dtype=np.int64) for k, v in feeds.items() if k in self.inputs}
-            rows.append(self.session.run(None, feeds)[0][0])
-        out = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+    def count_tokens(self, text: str) -> int:
+        return len(self.counter.encode(text).ids)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """Unit vectors in input order; batches of similar length, so little padding."""
+        from .onnx import pad_batch
+
+        lower = self.meta.get("lower")
+        encs = self.tokenizer.encode_batch([t.strip().lower() if lower else t.strip() for t in texts])
+        out = np.zeros((len(encs), int(self.meta["dim"])), dtype=np.float32)
+        order = np.argsort([-len(e.ids) for e in encs], kind="stable")
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            feeds = pad_batch([encs[i] for i in idx], self.max_len, self.sep_id, self.inputs)
+            out[idx] = self.session.run(None, feeds)[0]
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
@@ -85,7 +95,8 @@ def export(model, folder: Path) -> None:
     """Write ``model`` (a loaded SentenceTransformer) as model.onnx + tokenizer.json + meta.json."""
     import torch
 
-    names = list(model.tokenize(["x"]).keys())
+    tokenize = getattr(model, "preprocess", None) or model.tokenize  # renamed in sentence-transformers 6
+    names = list(tokenize(["x"]).keys())
 
     class Wrapped(torch.nn.Module):
         def __init__(self) -> None:
@@ -95,7 +106,7 @@ def export(model, folder: Path) -> None:
         def forward(self, *tensors):
             return self.model(dict(zip(names, tensors)))["sentence_embedding"]
 
-    sample = model.tokenize(["a sample sentence", "and a second, longer sample sentence"])
+    sample = tokenize(["a sample sentence", "and a second, longer sample sentence"])
     folder.mkdir(parents=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -115,10 +126,11 @@ def sample_dim(model) -> int:
 
 
 def parity(encoder: OnnxQueryEncoder, model) -> float:
-    """Lowest cosine between the export's and torch's vectors over ``PROBES``."""
+    """Lowest cosine between the export's and torch's vectors over ``PROBES``, alone and padded together."""
     ref = model.encode(list(PROBES), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
-    got = encoder.encode(PROBES)
-    return float((ref * got).sum(axis=1).min())
+    alone = np.vstack([encoder.encode([p]) for p in PROBES])
+    together = encoder.encode(PROBES)
+    return float(min((ref * alone).sum(axis=1).min(), (ref * together).sum(axis=1).min()))
 
 
 def load_or_export(model_ref: str, load_model) -> OnnxQueryEncoder:
