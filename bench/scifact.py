@@ -197,7 +197,11 @@ def raw_encoder(name: str, embedder):
 
 
 def probe_memory(index_dir: Path, backend: str, settings: Settings, queries: list[str]) -> float:
-    """Peak RSS (MB) of a fresh process that loads the index and answers ``queries``."""
+    """Peak RSS (MB) of a fresh process that loads the index and answers ``queries``.
+
+    Read from VmHWM (this process image only): getrusage's ru_maxrss survives exec and would
+    report the benchmark process's own size at the fork.
+    """
     code = (
         "import json,resource,sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
@@ -206,7 +210,8 @@ def probe_memory(index_dir: Path, backend: str, settings: Settings, queries: lis
         "embed_backend=sys.argv[2], mode=sys.argv[3], hybrid_weight=float(sys.argv[4]), "
         "chunk_tokens=int(sys.argv[5]), chunk_overlap=int(sys.argv[6])))\n"
         "for q in json.loads(sys.stdin.read()): a.ask(q)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+        "print(int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
     out = subprocess.run([sys.executable, "-c", code, str(index_dir), backend, settings.mode,
                           str(settings.dense_weight), str(settings.chunk_tokens), str(settings.chunk_overlap)],
                          input=json.dumps(queries), capture_output=True, text=True, check=True,
