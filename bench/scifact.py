@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {rep.passages} passages in {rep.seconds:.1f}s", flush=True)
         index = store.load_index(index_dir, expected_manifest(embedder, chunker, analyzer))
         retriever = Retriever(index, embedder, mode="hybrid", weight=weights[name],
-                              reranker=reranker, rerank_depth=reranker.depth)
+                              reranker=reranker)
         if name == names[0]:
             record("bm25", retriever, "bm25")
         record(f"dense-{name}", retriever, "dense")

@@ -74,10 +74,8 @@ class Assistant:
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
             index = store.load_index(self.settings.index_dir, expect)
-            reranker = self._reranker()
             self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
-                                        weight=self.settings.dense_weight, reranker=reranker,
-                                        rerank_depth=getattr(reranker, "depth", 20))
+                                        weight=self.settings.dense_weight, reranker=self._reranker())
 
     def _reranker(self):
         if self.settings.reranker in ("", "none"):

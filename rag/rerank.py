@@ -160,24 +160,17 @@ class CrossEncoderScorer:
             tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
             self._tokenizer = tok
             self._session = make_session(self.folder / "model.onnx", self.threads)
-            self._names = [i.name for i in self._session.get_inputs()]
 
     def __call__(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:
             return np.zeros(0, dtype=np.float32)
         if self._session is None:
             self._load()
-        from .embed.onnx import pad_batch
+        from .embed.onnx import run_sorted
 
-        encodings = self._tokenizer.encode_batch([(query, p) for p in passages])
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-        out = np.empty(len(passages), dtype=np.float32)
-        sep = self._tokenizer.token_to_id("[SEP]") or 102
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s:s + self.batch_size]
-            feeds = pad_batch([encodings[i] for i in idx], self.max_tokens, sep, self._names)
-            out[idx] = self._session.run(None, feeds)[0].reshape(len(idx), -1)[:, 0]
-        return out
+        return run_sorted(self._session, self._tokenizer, [(query, p) for p in passages],
+                          max_len=self.max_tokens, batch_size=self.batch_size,
+                          pool=lambda logits: logits.reshape(len(logits), -1)[:, 0])
 
 
 @RERANKERS.register("cross-encoder")

@@ -22,8 +22,7 @@ class Retriever:
     """Finds the passages of ``index`` that best match a query."""
 
     def __init__(self, index: IndexData, embedder: Embedder, *, mode: str = "hybrid",
-                 weight: float = 0.5, candidates: int = 100, reranker: Reranker | None = None,
-                 rerank_depth: int = 20) -> None:
+                 weight: float = 0.5, candidates: int = 100, reranker: Reranker | None = None) -> None:
         if mode not in MODES:
             raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
         self.index = index
@@ -32,7 +31,6 @@ class Retriever:
         self.weight = weight
         self.candidates = candidates
         self.reranker = reranker
-        self.rerank_depth = rerank_depth
 
     def __len__(self) -> int:
         return len(self.index.chunks)
@@ -45,7 +43,8 @@ class Retriever:
         n = len(self)
         if n == 0 or k < 1:
             return []
-        depth = max(k, self.rerank_depth) if (rerank and self.reranker) else k
+        # a reranker rescoring its top `depth` needs that many candidates, whatever k is
+        depth = max(k, getattr(self.reranker, "depth", k)) if (rerank and self.reranker) else k
         ids, scores = self.scores(query, mode, depth)
         hits = [Hit(self.index.chunks[i], float(s), r + 1) for r, (i, s) in enumerate(zip(ids, scores))]
         if rerank and self.reranker is not None and hits:

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -85,6 +85,34 @@ def pad_batch(encodings, max_len: int, sep_id: int, names: Sequence[str]) -> dic
     return {k: v for k, v in feeds.items() if k in names}
 
 
+def run_sorted(session, tokenizer, inputs: Sequence, *, max_len: int, batch_size: int,
+               pool: Callable[[np.ndarray], np.ndarray], progress: bool = False) -> np.ndarray:
+    """Tokenize ``inputs`` (texts or text pairs), run them through ``session`` in batches of
+    similar length (little padding) and return ``pool(first output)`` rows in input order."""
+    encodings = tokenizer.encode_batch(list(inputs))
+    sep_id = tokenizer.token_to_id("[SEP]")
+    sep_id = 102 if sep_id is None else sep_id
+    names = [i.name for i in session.get_inputs()]
+    order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+    starts = range(0, len(order), max(1, batch_size))
+    if progress:
+        from tqdm.auto import tqdm
+        starts = tqdm(starts, desc="embedding", unit="batch")
+    out = None
+    for s in starts:
+        idx = order[s:s + batch_size]
+        rows = pool(session.run(None, pad_batch([encodings[i] for i in idx], max_len, sep_id, names))[0])
+        if out is None:
+            out = np.empty((len(encodings),) + rows.shape[1:], dtype=np.float32)
+        out[idx] = rows
+    return out
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (all-zero rows stay zero)."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 class OnnxEmbedder:
     """[CLS]-pooled, L2-normalised sentence vectors from an ONNX BERT encoder."""
 
@@ -127,7 +155,6 @@ class OnnxEmbedder:
                 if self._session is None:
                     log.info("loading ONNX embedder %s", self.folder)
                     self._session = make_session(self.folder / "model.onnx", self.threads)
-                    self._input_names = [i.name for i in self._session.get_inputs()]
         return self._session
 
     @property
@@ -158,25 +185,9 @@ class OnnxEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if kind == "query" and self.query_prefix:
             texts = [self.query_prefix + t for t in texts]
-        session, tok = self.session, self.tokenizer
-        sep_id = tok.token_to_id("[SEP]")
-        sep_id = 102 if sep_id is None else sep_id
-        encodings = tok.encode_batch(texts)
-        # batches of similar length waste little on padding
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        starts = range(0, len(order), max(1, batch_size))
-        if progress:
-            from tqdm.auto import tqdm
-            starts = tqdm(starts, desc="embedding", unit="batch")
-        for s in starts:
-            idx = order[s:s + batch_size]
-            feeds = pad_batch([encodings[i] for i in idx], self.max_tokens, sep_id, self._input_names)
-            hidden = session.run(None, feeds)[0]
-            out[idx] = hidden[:, 0, :]
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        out /= np.maximum(norms, 1e-12)
-        return out
+        cls = run_sorted(self.session, self.tokenizer, texts, max_len=self.max_tokens, batch_size=batch_size,
+                         pool=lambda hidden: hidden[:, 0, :], progress=progress)  # the [CLS] state
+        return unit_rows(cls)
 
 
 @EMBEDDERS.register("onnx")

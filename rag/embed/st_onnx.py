@@ -24,6 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .st import model_dim
+
 log = logging.getLogger(__name__)
 
 FORMAT = 2
@@ -55,40 +57,24 @@ class OnnxQueryEncoder:
     """Runs an exported sentence-transformers model on small batches (padded to their longest)."""
 
     def __init__(self, folder: Path) -> None:
-        from tokenizers import Tokenizer
-
-        from .onnx import make_session
+        from .onnx import load_tokenizer, make_session
 
         self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if self.meta.get("format") != FORMAT:
             raise ValueError(f"export format {self.meta.get('format')!r} is not {FORMAT}")
-        self.counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.counter.no_padding()
-        self.counter.no_truncation()
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(int(self.meta["max_seq_length"]))
+        self.tokenizer = load_tokenizer(folder / "tokenizer.json")  # not truncated: run_sorted cuts
         self.session = make_session(folder / "model.onnx", arena=False)
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.max_len = int(self.meta["max_seq_length"])
-        self.sep_id = self.tokenizer.token_to_id("[SEP]") or 102
 
     def count_tokens(self, text: str) -> int:
-        return len(self.counter.encode(text).ids)
+        return len(self.tokenizer.encode(text).ids)
 
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        """Unit vectors in input order; batches of similar length, so little padding."""
-        from .onnx import pad_batch
+        """Unit vectors in input order (the model's own pooling and normalisation)."""
+        from .onnx import run_sorted, unit_rows
 
-        lower = self.meta.get("lower")
-        encs = self.tokenizer.encode_batch([t.strip().lower() if lower else t.strip() for t in texts])
-        out = np.zeros((len(encs), int(self.meta["dim"])), dtype=np.float32)
-        order = np.argsort([-len(e.ids) for e in encs], kind="stable")
-        for s in range(0, len(order), batch_size):
-            idx = order[s:s + batch_size]
-            feeds = pad_batch([encs[i] for i in idx], self.max_len, self.sep_id, self.inputs)
-            out[idx] = self.session.run(None, feeds)[0]
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        texts = [t.strip().lower() if self.meta.get("lower") else t.strip() for t in texts]
+        return unit_rows(run_sorted(self.session, self.tokenizer, texts, max_len=int(self.meta["max_seq_length"]),
+                                    batch_size=batch_size, pool=lambda emb: emb))
 
 
 def export(model, folder: Path) -> None:
@@ -114,15 +100,9 @@ def export(model, folder: Path) -> None:
                           input_names=names, output_names=["embedding"], opset_version=17, dynamo=False,
                           dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}})
     model.tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))
-    first = model[0]
     meta = {"format": FORMAT, "max_seq_length": int(model.max_seq_length),
-            "lower": bool(getattr(first, "do_lower_case", False)), "dim": int(sample_dim(model))}
+            "lower": bool(getattr(model[0], "do_lower_case", False)), "dim": model_dim(model)}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-
-
-def sample_dim(model) -> int:
-    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(get_dim())
 
 
 def parity(encoder: OnnxQueryEncoder, model) -> float:
