@@ -196,27 +196,32 @@ def raw_encoder(name: str, embedder):
     return run
 
 
-def probe_memory(index_dir: Path, backend: str, settings: Settings, queries: list[str]) -> float:
-    """Peak RSS (MB) of a fresh process that loads the index and answers ``queries``.
+def probe(index_dir: Path, settings: Settings, questions: list[str]) -> dict:
+    """In this process, as the app would: load the index, search ``questions`` one at a time (warm,
+    k as the settings say), answer 20 of them; peak memory from VmHWM (this process image only)."""
+    from rag.assistant import Assistant
 
-    Read from VmHWM (this process image only): getrusage's ru_maxrss survives exec and would
-    report the benchmark process's own size at the fork.
+    a = Assistant.open(index_dir=index_dir, build=False, settings=settings)
+    lat = search_latency(a.retriever, questions, settings.k, settings.mode)
+    for q in questions[:20]:
+        a.ask(q)
+    with open("/proc/self/status") as fh:
+        hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return {"fresh_search_p50_ms": pct(lat, 50) * 1000, "fresh_search_p95_ms": pct(lat, 95) * 1000,
+            "peak_rss_mb": hwm / 1024}
+
+
+def probe_fresh_process(index_dir: Path, settings: Settings, data: Path, split: str) -> dict:
+    """``probe`` in a new process (``--probe-index``): no model of this one's is loaded there.
+
+    (getrusage's ru_maxrss would not do: it survives exec and reports this process's size at the fork.)
     """
-    code = (
-        "import json,resource,sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from rag import Assistant, Settings\n"
-        "a = Assistant.open(index_dir=sys.argv[1], build=False, settings=Settings.from_env("
-        "embed_backend=sys.argv[2], mode=sys.argv[3], hybrid_weight=float(sys.argv[4]), "
-        "chunk_tokens=int(sys.argv[5]), chunk_overlap=int(sys.argv[6])))\n"
-        "for q in json.loads(sys.stdin.read()): a.ask(q)\n"
-        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
-        "print(int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
-    out = subprocess.run([sys.executable, "-c", code, str(index_dir), backend, settings.mode,
-                          str(settings.dense_weight), str(settings.chunk_tokens), str(settings.chunk_overlap)],
-                         input=json.dumps(queries), capture_output=True, text=True, check=True,
-                         env={**os.environ, "RAG_RERANKER": "none"})
-    return float(out.stdout.strip().splitlines()[-1])
+    env = {**os.environ, "RAG_RERANKER": "none", "RAG_EMBED_BACKEND": settings.embed_backend,
+           "RAG_MODE": settings.mode, "RAG_HYBRID_WEIGHT": str(settings.dense_weight),
+           "RAG_CHUNK_TOKENS": str(settings.chunk_tokens), "RAG_CHUNK_OVERLAP": str(settings.chunk_overlap)}
+    out = subprocess.run([sys.executable, __file__, "--probe-index", str(index_dir), "--data", str(data),
+                          "--split", split], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def ask_latency(index_dir: Path, settings: Settings, embedder, queries: list[str]) -> list[float]:
@@ -249,8 +254,16 @@ def main(argv: list[str] | None = None) -> dict:
                    help="hybrid weight per embedder, e.g. minilm=0.5,bge=0.7 (default: the settings' hybrid_weight)")
     p.add_argument("--rerank-depth", type=int, help="passages the cross-encoder rescores per query")
     p.add_argument("--work", type=Path, help="folder for the indexes (default: a temporary one)")
+    p.add_argument("--probe-index", type=Path, metavar="DIR",
+                   help="only measure, in this fresh process, search latency and peak memory on an index "
+                        "built earlier (e.g. WORK/index-minilm; RAG_* settings as when it was built); prints JSON")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.probe_index:
+        _, queries, qrels = load_scifact(args.data, args.split)
+        res = probe(args.probe_index, Settings.from_env(reranker="none"), [queries[q] for q in qrels][:100])
+        print(json.dumps(res))
+        return res
 
     settings = Settings.from_env(reranker="none")
     default_emb = "bge" if settings.embed_backend == "onnx" else "minilm"
@@ -345,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
             ask_settings = settings.with_(embed_backend=backend, hybrid_weight=weights[name])
             ask = ask_latency(index_dir, ask_settings, embedder, qtexts[:50])
             res["ask_p50_ms"] = pct(ask, 50) * 1000
-            res["peak_rss_mb"] = probe_memory(index_dir, backend, ask_settings, qtexts[:20])
+            res.update(probe_fresh_process(index_dir, ask_settings, args.data, args.split))
             res["default_index_dir"] = str(index_dir)
         del retriever, index
         gc.collect()
@@ -372,7 +385,8 @@ def print_report(res: dict) -> None:
         print(f"{cfg:<24}{res['ndcg10'][cfg]:>9.4f}{res['recall100'][cfg]:>8.4f}"
               f"{'' if lat is None else f'{lat:9.1f}'}{mark}")
     keys = ("passages_per_s", "raw_encode_per_s", "search_p50_ms", "search_p95_ms", "full_build_s",
-            "add_one_s", "noop_rebuild_s", "peak_rss_mb", "ask_p50_ms", "rerank_p50_ms")
+            "add_one_s", "noop_rebuild_s", "fresh_search_p50_ms", "fresh_search_p95_ms", "peak_rss_mb",
+            "ask_p50_ms", "rerank_p50_ms")
     for k in keys:
         if k in res:
             print(f"{k:<20}{res[k]:10.2f}")
