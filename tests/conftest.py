@@ -1,6 +1,7 @@
 """Shared fixtures: a fast fake embedder, the real bundled model, and a built seed index."""
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -13,8 +14,12 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# the suite runs with the defaults, whatever the developer's shell sets (subprocesses inherit this)
+for _name in [n for n in os.environ if n.startswith("RAG_") or n == "OPENAI_API_KEY"]:
+    del os.environ[_name]
 # the query encoder's ONNX export (rag/embed/st_onnx.py) goes to a fresh folder, not ~/.cache
-os.environ.setdefault("RAG_CACHE_DIR", tempfile.mkdtemp(prefix="rag-test-cache-"))
+os.environ["RAG_CACHE_DIR"] = tempfile.mkdtemp(prefix="rag-test-cache-")
+atexit.register(shutil.rmtree, os.environ["RAG_CACHE_DIR"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2dc09e9634033631.txt"

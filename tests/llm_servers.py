@@ -219,7 +219,7 @@ class LlamaServer:
 
 # -- hits built by hand from the seed file (until retrieval is wired in) ----------------------
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_2dc09e9634033631.txt"
+from conftest import SEED  # noqa: E402
 
 ARTICLES = {  # title line in the seed -> (outlet, date)
     "Sheila Fitzpatrick: Not Corrupt Enough": ("London Review of Books", "3/20/25"),

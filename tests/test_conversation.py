@@ -78,6 +78,7 @@ def test_failing_llm_falls_back_to_heuristic_quickly():
         llm = LLMAnswerer(Settings(llm_base_url=srv.url, llm_model="m"))
         assert condense("and what did he say about sanctions?", HISTORY, llm=llm) == \
             "What did Kirill Dmitriev say about sanctions?"
+        assert len(srv.chat_requests) == 1  # the LLM was asked; its rewrite was refused
 
 
 def test_callable_llm():

@@ -14,9 +14,15 @@ IRRELEVANT = "The central bank raised interest rates by a quarter point to curb 
 QUERY = "How do plants make sugar from sunlight?"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# sentence-transformers twice: as configured by default (questions and small batches through its
+# ONNX export, builds through torch) and with query_runtime="torch" (torch for everything)
+VARIANTS = [("sentence-transformers", {}), ("sentence-transformers", {"query_runtime": "torch"}), ("onnx", {})]
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=["st", "st-torch", "onnx"])
 def embedder(request) -> Embedder:
-    return get_embedder(request.param, "")
+    backend, options = request.param
+    return get_embedder(backend, "", **options)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The LLM answerer: prompt, marker checks, faults over real loopback HTTP, and a real llama.cpp server."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -203,19 +204,27 @@ def failure_time(answerer: LLMAnswerer) -> tuple[str, float, str]:
     return str(err.value), time.monotonic() - t0, "".join(got)
 
 
+GROWTH = "How much did Russia's economy grow last year?"
+
+
+def fault_run(behaviour: str, timeout: float, script: list[str] | None = None):
+    """Against a loopback server misbehaving as ``behaviour``: ``failure_time``'s result for the
+    bare chat stream, then ``run``'s (deltas, answer, seconds) for a full answer to GROWTH."""
+    with FakeLLMServer() as srv:
+        srv.behaviour = behaviour
+        if script is not None:
+            srv.script = script
+        a = LLMAnswerer(settings(srv.url, llm_timeout=timeout))
+        return failure_time(a), run(a, GROWTH, seed_hits(*SNIPPETS))
+
+
 @pytest.mark.parametrize("behaviour,expect", [
     ("status", "HTTP 500"),
     ("garbage", "malformed stream"),
 ])
 def test_http_faults_fall_back_with_notice(behaviour, expect):
-    hits = seed_hits(*SNIPPETS)
-    q = "How much did Russia's economy grow last year?"
-    with FakeLLMServer() as srv:
-        srv.behaviour = behaviour
-        a = LLMAnswerer(settings(srv.url, llm_timeout=10.0))
-        msg, fail_secs, _ = failure_time(a)
-        deltas, ans, secs = run(a, q, hits)
-    ref = _extractive(q, hits)
+    (msg, fail_secs, _), (deltas, ans, secs) = fault_run(behaviour, 10.0)
+    ref = _extractive(GROWTH, seed_hits(*SNIPPETS))
     assert expect in msg and fail_secs < 2.0  # detected at once, not by waiting out the timeout
     assert ans.notice and expect in ans.notice and "extractive" in ans.notice
     assert ans.answerer == "extractive" and ans.text == ref.text
@@ -233,11 +242,7 @@ def test_refused_connection_falls_back_quickly():
 
 
 def test_stalled_server_times_out_within_llm_timeout():
-    with FakeLLMServer() as srv:
-        srv.behaviour = "stall"
-        a = LLMAnswerer(settings(srv.url, llm_timeout=1.5))
-        msg, fail_secs, _ = failure_time(a)
-        _, ans, secs = run(a, "Growth?", seed_hits(*SNIPPETS))
+    (msg, fail_secs, _), (_, ans, secs) = fault_run("stall", 1.5)
     assert "did not finish within 1.5 s" in msg and 1.4 <= fail_secs < 2.5
     assert "did not finish within 1.5 s" in ans.notice and "RAG_LLM_TIMEOUT" in ans.notice
     assert 1.4 <= secs < 1.5 + FALLBACK_SLACK
@@ -249,18 +254,12 @@ def test_stalled_server_times_out_within_llm_timeout():
     ("drop", "ended before the answer was complete"),
 ])
 def test_mid_stream_failure_says_the_partial_text_was_replaced(behaviour, expect):
-    hits = seed_hits(*SNIPPETS)
-    q = "How much did Russia's economy grow last year?"
-    with FakeLLMServer() as srv:
-        srv.behaviour, srv.script = behaviour, ["Russia's economy ", "grew "]
-        a = LLMAnswerer(settings(srv.url, llm_timeout=1.5))
-        msg, fail_secs, before = failure_time(a)
-        deltas, ans, secs = run(a, q, hits)
+    (msg, fail_secs, before), (deltas, ans, secs) = fault_run(behaviour, 1.5, ["Russia's economy ", "grew "])
     assert expect in msg and before == "Russia's economy grew " and fail_secs < 2.5
     assert "".join(deltas) == "Russia's economy grew "
     assert ans.notice.startswith("The LLM answer was interrupted") and expect in ans.notice
     assert "partial text was discarded" in ans.notice
-    assert ans.text == _extractive(q, hits).text and ans.answerer == "extractive"
+    assert ans.text == _extractive(GROWTH, seed_hits(*SNIPPETS)).text and ans.answerer == "extractive"
     assert secs < 1.5 + FALLBACK_SLACK
 
 
@@ -332,18 +331,7 @@ def test_real_model_streams_a_checked_answer(llama_server):
 
 
 @pytest.mark.slow
-def test_real_model_citation_check_keeps_valid_markers(llama_server):
-    """The model is told to cite; whatever it writes, only markers to given sources survive."""
-    hits = seed_hits(SNIPPETS[0])
-    a = LLMAnswerer(real_settings(llama_server.url))
-    ans = a.answer("How much did Russia's economy grow last year, according to Dmitriev?", hits)
-    assert ans.notice is None, ans.notice
-    assert set(re.findall(r"\[(\d+)\]", ans.text)) <= {"1"}
-    assert [c.n for c in ans.citations] == ([1] if "[1]" in ans.text else [])
-
-
-@pytest.mark.slow
-def test_real_model_complete_and_condense(llama_server):
+def test_real_model_complete_and_condense(llama_server, caplog):
     from rag.conversation import condense
 
     a = LLMAnswerer(real_settings(llama_server.url))
@@ -351,24 +339,28 @@ def test_real_model_complete_and_condense(llama_server):
     assert isinstance(out, str) and out.strip()
     history = [{"role": "user", "content": "What did Kirill Dmitriev say about the economy?"},
                {"role": "assistant", "content": "He said it grew 4% [1]."}]
-    q = condense("and what did he say about sanctions?", history, llm=a)
+    with caplog.at_level(logging.INFO, logger="rag.conversation"):
+        q = condense("and what did he say about sanctions?", history, llm=a)
     assert isinstance(q, str) and 3 <= len(q) <= 300
+    assert "LLM condense" not in caplog.text, caplog.text  # the model's rewrite, not the heuristic fallback
 
 
 @pytest.mark.slow
-def test_real_model_through_assistant_and_cli(llama_server, tmp_path):
+def test_real_model_through_assistant_and_cli(llama_server, tmp_path, seeds):
     from rag import Assistant
 
     env = {**os.environ, "RAG_LLM_BASE_URL": llama_server.url, "RAG_LLM_TIMEOUT": "120",
            "RAG_LLM_MAX_TOKENS": "64", "RAG_LLM_CONTEXT_WINDOW": "2048", "RAG_INDEX_DIR": str(tmp_path / "index"),
-           "RAG_SEEDS_DIR": str(ROOT / "seeds"), "HF_HUB_OFFLINE": "1"}
+           "RAG_SEEDS_DIR": str(seeds), "HF_HUB_OFFLINE": "1"}
     s = Settings.from_env(env)
     a = Assistant.open(settings=s)
     ans = a.ask("How much did Russia's economy grow last year?", answerer="llm")
     assert ans.answerer == "llm" and ans.notice is None, ans.notice
     assert all(1 <= c.n <= len(ans.hits) for c in ans.citations)
-    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--answerer", "llm",
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--answerer", "llm", "--json",
                            "How much did Russia's economy grow last year?"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() and "LLM unavailable" not in proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["answerer"] == "llm" and not out.get("notice"), out.get("notice")  # no extractive fallback
+    assert out["text"].strip()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DEV
 from llm_servers import seed_chunk, seed_paragraphs, seed_text
 from rag.support import (SupportChecker, best_supporting_sentence, lexical_overlap, split_sentences,
                          unsupported_sentences)
 
-DEV = Path(__file__).resolve().parent / "dev.jsonl"
 
 # claims an answer could make, one per answerable dev question (true per the evidence)
 CLAIMS = {
@@ -79,10 +79,8 @@ def test_calibrated_lexical_threshold_on_seed_claims():
 
 
 @pytest.mark.slow
-def test_calibrated_embedding_threshold_on_seed_claims():
-    from rag.embed import get_embedder
-
-    recall, false_accept = _rates(SupportChecker(get_embedder()))
+def test_calibrated_embedding_threshold_on_seed_claims(real_embedder):
+    recall, false_accept = _rates(SupportChecker(real_embedder))
     assert recall >= 15 / 16, recall
     assert false_accept <= 3 / 16, false_accept
 

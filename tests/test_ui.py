@@ -13,11 +13,10 @@ from ui.app import (API_NAME, UPLOAD_SUFFIXES, answer_payload, check_upload, par
                     render_answer, render_passage, render_status)
 
 try:
-    from tests.ui_helpers import free_port, running_app
+    from tests.ui_helpers import TITLE, free_port, running_app
 except ImportError:
-    from ui_helpers import free_port, running_app
+    from ui_helpers import TITLE, free_port, running_app
 
-TITLE = "Europe’s Fighting Talk is no Substitute for Hard Power"
 PASSAGE = ("It is estimated Europe has around 2,900 battle-ready modern tanks. In contrast, Russia produced "
            "around 1,500 tanks in 2024, along with 5,700 armored vehicles.\n\nAir defense is <hard>.")
 QUOTE = "In contrast, Russia produced around 1,500 tanks in 2024, along with 5,700 armored vehicles."

@@ -9,13 +9,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 try:
-    from tests.ui_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, running_app
+    from tests.ui_helpers import CHROMIUM, CHROMIUM_ARGS, TITLE, free_port, running_app
 except ImportError:
-    from ui_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, running_app
+    from ui_helpers import CHROMIUM, CHROMIUM_ARGS, TITLE, free_port, running_app
 
 pytestmark = pytest.mark.slow
 
-TITLE = "Europe’s Fighting Talk is no Substitute for Hard Power"
 NEW_TITLE = "The Puffin Census of Hornøya"
 NEW_ARTICLE = f"""{NEW_TITLE}
 
@@ -168,7 +167,7 @@ def test_llm_down_shows_notice_and_fallback_answer(page, tmp_path):
     ask(page, "How many tanks did Russia produce in 2024?")
     answer = last_answer(page)
     assert answer.locator(".notice").is_visible()
-    assert answer.locator(".notice").inner_text().strip()
+    assert "could not connect" in answer.locator(".notice").inner_text()  # the LLM's failure, named
     assert "1,500" in answer.inner_text()  # the extractive fallback still answers, with its sources
     assert answer.locator(".rag-source .title").first.inner_text() == TITLE
     page.screenshot(path=str(tmp_path / "llm_down.png"), full_page=True)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -11,17 +10,12 @@ from typing import Iterator
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED_FILE = ROOT / "seeds" / "000_2dc09e9634033631.txt"
+from conftest import SEED as SEED_FILE
+from llm_servers import free_port
+TITLE = "Europe’s Fighting Talk is no Substitute for Hard Power"  # the article of the tank questions
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
