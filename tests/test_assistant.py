@@ -2,7 +2,7 @@
 import pytest
 
 from rag import Assistant, QuestionError, RagError, Settings
-from rag.assistant import safe_filename
+from rag.assistant import MAX_UPLOAD_BYTES, safe_filename
 from rag.errors import IndexMissingError
 
 
@@ -45,6 +45,7 @@ def test_add_document_saves_into_seeds_and_indexes_it(fake_assistant, seeds):
     ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
     ("script.sh", b"echo hi", "only .htm, .html, .markdown, .md, .pdf, .txt"),
     ("...", b"text", "not a usable file name"),
+    ("big.txt", b"word " * (MAX_UPLOAD_BYTES // 5 + 1), "larger than 5 MB"),
 ])
 def test_bad_uploads_are_refused_and_leave_nothing_behind(fake_assistant, seeds, name, data, message):
     before = sorted(p.name for p in seeds.iterdir())
