@@ -131,30 +131,32 @@ class MemoScorer:
 
 # -- measurements --------------------------------------------------------------------------
 def evaluate(retriever: Retriever, queries: dict[str, str], qrels: dict, mode: str,
-             rerank: bool) -> tuple[float, float, list[float]]:
-    """Mean nDCG@10, mean Recall@100 and per-query search seconds of one configuration."""
-    nd, rc, secs = [], [], []
+             rerank: bool) -> tuple[float, float]:
+    """Mean nDCG@10 and mean Recall@100 of one configuration."""
+    nd, rc = [], []
     for qid, rels in qrels.items():
-        t = time.perf_counter()
-        hits = retriever.search(queries[qid], k=EVAL_PASSAGES, mode=mode, rerank=rerank)
-        secs.append(time.perf_counter() - t)
-        run = doc_scores(hits)
+        run = doc_scores(retriever.search(queries[qid], k=EVAL_PASSAGES, mode=mode, rerank=rerank))
         nd.append(ndcg_at(run, rels, 10))
         rc.append(recall_at(run, rels, 100))
-    return float(np.mean(nd)), float(np.mean(rc)), secs
+    return float(np.mean(nd)), float(np.mean(rc))
+
+
+def timed(fn, texts: list[str], warm: int = 3) -> list[float]:
+    """Seconds of ``fn(text)`` per text, one at a time, after ``warm`` untimed calls."""
+    for t in texts[:warm]:
+        fn(t)
+    out = []
+    for t in texts:
+        s = time.perf_counter()
+        fn(t)
+        out.append(time.perf_counter() - s)
+    return out
 
 
 def search_latency(retriever: Retriever, texts: list[str], k: int, mode: str,
                    rerank: bool = False) -> list[float]:
     """Warm, one query at a time, as the assistant searches ``k`` passages."""
-    for t in texts[:3]:
-        retriever.search(t, k=k, mode=mode, rerank=rerank)
-    out = []
-    for t in texts:
-        s = time.perf_counter()
-        retriever.search(t, k=k, mode=mode, rerank=rerank)
-        out.append(time.perf_counter() - s)
-    return out
+    return timed(lambda t: retriever.search(t, k=k, mode=mode, rerank=rerank), texts)
 
 
 def throughput(docs: list[Document], embedder, chunker: Chunker, analyzer: Analyzer,
@@ -227,15 +229,7 @@ def probe_fresh_process(index_dir: Path, settings: Settings, data: Path, split: 
 def ask_latency(index_dir: Path, settings: Settings, embedder, queries: list[str]) -> list[float]:
     from rag.assistant import Assistant
 
-    a = Assistant.open(index_dir=index_dir, build=False, settings=settings, embedder=embedder)
-    for q in queries[:3]:
-        a.ask(q)
-    out = []
-    for q in queries:
-        t = time.perf_counter()
-        a.ask(q)
-        out.append(time.perf_counter() - t)
-    return out
+    return timed(Assistant.open(index_dir=index_dir, build=False, settings=settings, embedder=embedder).ask, queries)
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -309,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
             variants.append((cfg + "+rerank", True))
         for name, rr in variants:
             n0 = len(memo.seconds)
-            nd, rc, secs = evaluate(retriever, queries, qrels, mode, rr)
+            nd, rc = evaluate(retriever, queries, qrels, mode, rr)
             res["ndcg10"][name], res["recall100"][name] = nd, rc
             if rr and rerank_secs_first is None:
                 rerank_secs_first = memo.seconds[n0:]
