@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import store
-from .answer import Answerer, answerer_names, get_answerer, stream_answer
+from .answer import Answerer, answerer_names, final_answer, get_answerer, stream_answer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
@@ -159,12 +159,7 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             answerer: str | None = None, history: list[dict] | None = None) -> Answer:
         """Answer ``question`` from the articles, with citations."""
-        final = None
-        for part in self.ask_stream(question, k, mode, answerer, history):
-            if isinstance(part, Answer):
-                final = part
-        assert final is not None
-        return final
+        return final_answer(self.ask_stream(question, k, mode, answerer, history))
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
                    answerer: str | None = None, history: list[dict] | None = None) -> Iterator[str | Answer]:
@@ -177,11 +172,10 @@ class Assistant:
 
     def condense(self, question: str, history: list[dict]) -> str:
         """A follow-up question rewritten to stand alone, from the conversation so far."""
-        try:
-            from .conversation import condense
-        except ImportError:
-            return question
-        return condense(question, history, settings=self.settings)
+        from .conversation import condense
+
+        llm = self.answerer("llm") if self.settings.llm_configured else None  # one client, reused
+        return condense(question, history, llm=llm)
 
 
 def safe_filename(filename: str) -> str:

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .tokens import get_encoding
+from .tokens import count_tokens
 from .types import Chunk, Document
 
 # A sentence ends at . ! ? … (plus closing quotes/brackets) before white space and a capital,
@@ -65,7 +65,7 @@ class Chunker:
         return {"max_tokens": self.max_tokens, "overlap": self.overlap, "encoding": self.encoding}
 
     def count(self, text: str) -> int:
-        return len(get_encoding(self.encoding).encode(text, disallowed_special=()))
+        return count_tokens(text, self.encoding)
 
     def chunk(self, doc: Document, fits: Callable[[str], bool] | None = None) -> list[Chunk]:
         spans = [(doc.start + s, doc.start + e) for s, e in sentence_spans(doc.text)]

@@ -76,7 +76,7 @@ def _user_turns(history: Sequence[dict]) -> list[str]:
 
 def heuristic_condense(question: str, history: Sequence[dict]) -> str:
     """Rewrite without a model (see the module doc)."""
-    users = _user_turns(history)
+    users = _user_turns(history)[-MAX_TURNS:]  # the recent turns carry the subject; bounded recursion
     if not users:
         return question.strip()
     prev = heuristic_condense(users[-1], [{"role": "user", "content": u} for u in users[:-1]])
@@ -115,7 +115,7 @@ def _llm_condense(question: str, history: Sequence[dict], llm: ChatModel | Calla
     user = f"Conversation:\n{convo}\n\nLast question: {question.strip()}\n\nStandalone question:"
     if hasattr(llm, "complete"):
         out = llm.complete([{"role": "system", "content": CONDENSE_SYSTEM},
-                            {"role": "user", "content": user}], max_tokens=96)
+                            {"role": "user", "content": user}], max_tokens=96, timeout=CONDENSE_TIMEOUT)
     else:
         out = llm(f"{CONDENSE_SYSTEM}\n\n{user}")
     line = next((ln.strip() for ln in str(out).splitlines() if ln.strip()), "")
@@ -136,7 +136,7 @@ def condense(question: str, history: Sequence[dict] | None, llm=None, *, setting
     if llm is None and settings is not None and getattr(settings, "llm_configured", False):
         from .answer.llm import LLMAnswerer
 
-        owned = LLMAnswerer(settings=settings.with_(llm_timeout=min(settings.llm_timeout, CONDENSE_TIMEOUT)))
+        owned = LLMAnswerer(settings=settings)
         try:
             return condense(question, history, llm=owned)
         finally:

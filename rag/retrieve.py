@@ -11,7 +11,7 @@ import numpy as np
 from .config import MODES
 from .embed import Embedder
 from .errors import RagError
-from .rerank import Reranker
+from .rerank import Reranker, minmax
 from .store import IndexData
 from .types import Hit
 
@@ -68,13 +68,8 @@ class Retriever:
         bm_ids = np.argpartition(-bm, cand - 1)[:cand] if cand < n else np.arange(n)
         ids = np.union1d(dense_ids[0][dense_ids[0] >= 0], bm_ids)
         dense = self.index.vectors[ids] @ q
-        fused = self.weight * _minmax(dense) + (1 - self.weight) * _minmax(bm[ids])
+        fused = self.weight * minmax(dense) + (1 - self.weight) * minmax(bm[ids])
         return _top(ids, fused, depth)
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
-    lo, hi = float(x.min()), float(x.max())
-    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

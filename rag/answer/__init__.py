@@ -1,7 +1,7 @@
 """The ``Answerer`` role: question + retrieved hits -> cited ``Answer``. Registered by name."""
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence, runtime_checkable
+from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from ..registry import Registry
 from ..types import Answer, Hit
@@ -31,6 +31,17 @@ def answerer_names() -> list[str]:
     return ANSWERERS.names()
 
 
+def final_answer(items: Iterable[str | Answer]) -> Answer:
+    """Run a stream of text pieces to its end and return the ``Answer`` it ends with."""
+    final = None
+    for item in items:
+        if isinstance(item, Answer):
+            final = item
+    if final is None:
+        raise RuntimeError("the answer stream ended without an Answer")
+    return final
+
+
 def stream_answer(answerer: Answerer, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
     """Yield text deltas, then the final ``Answer``; answerers without ``stream`` yield it whole."""
     stream = getattr(answerer, "stream", None)
@@ -43,8 +54,4 @@ def stream_answer(answerer: Answerer, question: str, hits: Sequence[Hit]) -> Ite
 
 
 def _load_builtins() -> None:
-    from . import extractive  # noqa: F401
-    try:
-        from . import llm  # noqa: F401
-    except ImportError:
-        pass
+    from . import extractive, llm  # noqa: F401

@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 
 import httpx
 
-from . import ANSWERERS, get_answerer, stream_answer
+from . import ANSWERERS, final_answer, get_answerer, stream_answer
 from ..config import Settings
 from ..errors import AnswererError, RagError
 from ..support import SupportChecker, split_sentences, strip_markers, unsupported_sentences
@@ -245,7 +245,8 @@ class LLMAnswerer:
         """One non-streamed chat completion (used e.g. to condense follow-up questions)."""
         if not self.configured:
             raise LLMError("no LLM configured (set RAG_LLM_BASE_URL or RAG_LLM_API_KEY)")
-        deadline = time.monotonic() + (timeout or self.settings.llm_timeout)
+        limit = self.settings.llm_timeout if timeout is None else min(timeout, self.settings.llm_timeout)
+        deadline = time.monotonic() + limit  # a caller's timeout can only shorten RAG_LLM_TIMEOUT
         payload = self._payload(messages, max_tokens, False, deadline)
         try:
             r = self._http().post(f"{self.base_url}/chat/completions", json=payload,
@@ -364,12 +365,7 @@ class LLMAnswerer:
 
     # -- answering -----------------------------------------------------------------
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
-        final = None
-        for item in self.stream(question, hits):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, hits))
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
         """Yield text deltas, then the final ``Answer`` (see the module doc)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from ..errors import AnswererError
-from ..tokens import get_encoding
+from ..tokens import count_tokens, get_encoding
 from ..types import Chunk, Hit
 
 ENCODING = "cl100k_base"
@@ -61,7 +61,6 @@ class Source:
     n: int
     hit: Hit
     chunk: Chunk
-    tokens: int
     trimmed: bool = False
 
 
@@ -71,13 +70,9 @@ class Prompt:
 
     messages: list[dict[str, str]]
     sources: list[Source]
-    tokens: int  # estimated prompt tokens (cl100k_base, incl. overheads)
 
     def source(self, n: int) -> Source | None:
-        for s in self.sources:
-            if s.n == n:
-                return s
-        return None
+        return self.sources[n - 1] if 1 <= n <= len(self.sources) else None
 
 
 def escape_data(text: str) -> str:
@@ -107,7 +102,7 @@ def _user_message(question: str, blocks: Sequence[str]) -> str:
 
 
 def _count(text: str) -> int:
-    return len(get_encoding(ENCODING).encode(text, disallowed_special=()))
+    return count_tokens(text, ENCODING)
 
 
 def _trim(chunk: Chunk, max_tokens: int) -> Chunk:
@@ -149,26 +144,28 @@ def build_prompt(question: str, hits: Sequence[Hit], *, context_window: int,
             f"the question does not fit the LLM context window ({context_window} tokens, "
             f"{max_tokens} reserved for the answer); shorten it or raise RAG_LLM_CONTEXT_WINDOW")
     sources: list[Source] = []
+    blocks: list[str] = []
     used = 0
     for hit in hits:
         n = len(sources) + 1
         block = format_source(n, hit.chunk)
         cost = _count(block) + 1  # +1 for the joining newline
-        if used + cost <= budget:
-            sources.append(Source(n, hit, hit.chunk, cost))
-            used += cost
-            continue
-        room = budget - used - (_count(format_source(n, replace(hit.chunk, text=""))) + 1)
-        if room >= MIN_PASSAGE_TOKENS:
-            chunk = _trim(hit.chunk, room)
-            while chunk.text and used + _count(format_source(n, chunk)) + 1 > budget:
-                chunk = _trim(chunk, max(1, int(room * 0.9)))
+        if used + cost > budget:  # the last passage that can go in, trimmed to what is left
+            room = budget - used - (_count(format_source(n, replace(hit.chunk, text=""))) + 1)
+            chunk = _trim(hit.chunk, room) if room >= MIN_PASSAGE_TOKENS else replace(hit.chunk, text="")
+            while chunk.text:
+                block = format_source(n, chunk)
+                cost = _count(block) + 1
+                if used + cost <= budget:
+                    break
                 room = int(room * 0.9)
+                chunk = _trim(chunk, max(1, room))
             if chunk.text:
-                cost = _count(format_source(n, chunk)) + 1
-                sources.append(Source(n, hit, chunk, cost, trimmed=True))
-                used += cost
-        break
-    user = _user_message(question, [format_source(s.n, s.chunk) for s in sources])
-    messages = [{"role": "system", "content": RULES}, {"role": "user", "content": user}]
-    return Prompt(messages, sources, fixed + used)
+                sources.append(Source(n, hit, chunk, trimmed=True))
+                blocks.append(block)
+            break
+        sources.append(Source(n, hit, hit.chunk))
+        blocks.append(block)
+        used += cost
+    user = _user_message(question, blocks)
+    return Prompt([{"role": "system", "content": RULES}, {"role": "user", "content": user}], sources)
