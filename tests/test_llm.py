@@ -287,6 +287,22 @@ def test_bad_key_message_never_contains_the_key(caplog):
     assert any("falling back" in r.getMessage() for r in caplog.records)
 
 
+def test_credentials_in_the_endpoint_url_are_never_shown(caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = "tok3n-SECRET-42"
+    down = closed_port_url().replace("http://", f"http://alice:{secret}@")
+    a = LLMAnswerer(settings(down, llm_model=""))
+    _, ans, _ = run(a, "Growth?", seed_hits(SNIPPETS[0]))
+    with FakeLLMServer() as srv:
+        srv.behaviour = "status"
+        b = LLMAnswerer(settings(srv.url.replace("http://", f"http://alice:{secret}@")))
+        _, ans500, _ = run(b, "Growth?", seed_hits(SNIPPETS[0]))
+    for text in (ans.notice, ans500.notice, repr(a), repr(b), caplog.text):
+        assert secret not in text
+    assert "could not connect to the LLM at http://127.0.0.1:" in ans.notice  # named, without credentials
+    assert "HTTP 500" in ans500.notice and srv.chat_requests[0]["headers"]["Authorization"].startswith("Basic ")
+
+
 def test_stream_answer_helper_uses_streaming():
     with FakeLLMServer() as srv:
         srv.script = ["a ", "b [1]."]

@@ -118,6 +118,16 @@ def is_refusal(text: str) -> bool:
     return NOT_ANSWERED.lower().rstrip(".") in plain.lower() and not cited_numbers(text)
 
 
+def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``https://user:pw@host/v1`` -> (``https://host/v1``, ("user", "pw")); other URLs unchanged."""
+    m = re.match(r"(?P<scheme>\w+://)(?P<user>[^/\s@:]*)(?::(?P<pw>[^/\s@]*))?@(?P<rest>.*)", url or "")
+    if not m:
+        return url or "", None
+    from urllib.parse import unquote
+
+    return m["scheme"] + m["rest"], (unquote(m["user"]), unquote(m["pw"] or ""))
+
+
 @ANSWERERS.register("llm")
 class LLMAnswerer:
     """Streams a cited answer from an OpenAI-compatible endpoint; falls back to "extractive"."""
@@ -143,8 +153,10 @@ class LLMAnswerer:
 
     @property
     def base_url(self) -> str:
+        """The endpoint without any ``user:password@`` (those go to the client as basic auth, so
+        they never appear in URLs that httpx or we log)."""
         url = self.settings.llm_base_url or (OPENAI_BASE_URL if self.settings.llm_api_key else "")
-        return url.rstrip("/")
+        return _split_userinfo(url)[0].rstrip("/")
 
     def _headers(self) -> dict[str, str]:
         h = {"Content-Type": "application/json"}
@@ -155,7 +167,8 @@ class LLMAnswerer:
     def _http(self) -> httpx.Client:
         if self._client is None:
             kw = {"transport": self._transport} if self._transport is not None else {}
-            self._client = httpx.Client(follow_redirects=False, **kw)
+            auth = _split_userinfo(self.settings.llm_base_url)[1]
+            self._client = httpx.Client(follow_redirects=False, auth=auth, **kw)
         return self._client
 
     def close(self) -> None:
@@ -167,6 +180,7 @@ class LLMAnswerer:
         key = self.settings.llm_api_key
         if key:
             text = text.replace(key, "***")
+        text = re.sub(r"(\w+://)[^/\s@]+@", r"\1***@", text)  # user:password@ in any URL
         text = re.sub(r"\S*\*{3,}\S*", "***", text)  # masked keys servers echo, like "sk-abc***wxyz"
         return re.sub(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-]{6,}", r"\1***", text)
 
