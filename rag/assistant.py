@@ -5,10 +5,9 @@ import logging
 import re
 import threading
 from pathlib import Path
-from typing import Iterator
 
 from . import store
-from .answer import Answerer, answerer_names, final_answer, get_answerer, stream_answer
+from .answer import Answerer, answerer_names, get_answerer, stream_answer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
@@ -17,7 +16,7 @@ from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
 from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
 from .retrieve import Retriever
-from .types import Answer, Hit
+from .types import Answer, AnswerStream, Hit
 
 log = logging.getLogger(__name__)
 
@@ -159,16 +158,20 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             answerer: str | None = None, history: list[dict] | None = None) -> Answer:
         """Answer ``question`` from the articles, with citations."""
-        return final_answer(self.ask_stream(question, k, mode, answerer, history))
+        return self.ask_stream(question, k, mode, answerer, history).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
-                   answerer: str | None = None, history: list[dict] | None = None) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is produced, then the final ``Answer``."""
+                   answerer: str | None = None, history: list[dict] | None = None) -> AnswerStream:
+        """The answer as it is produced: iterate for text pieces, then read ``.answer``.
+
+        The question is checked, rewritten (follow-ups) and searched before this returns,
+        so bad input raises here, not while iterating.
+        """
         q = self.check_question(question)
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
         hits = self.retriever.search(standalone, k or self.settings.k, mode)
-        yield from stream_answer(worker, standalone, hits)
+        return AnswerStream(stream_answer(worker, standalone, hits))
 
     def condense(self, question: str, history: list[dict]) -> str:
         """A follow-up question rewritten to stand alone, from the conversation so far."""

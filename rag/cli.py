@@ -62,20 +62,16 @@ def index(ctx):
 def ask(ctx, question, k, mode, answerer, as_json):
     """Answer QUESTION from the articles, then list its sources."""
     a = _open(ctx, answerer=answerer)
-    final: Answer | None = None
-    streamed: list[str] = []
-    for part in a.ask_stream(question, k=k, mode=mode):
-        if isinstance(part, Answer):
-            final = part
-        elif not as_json:
-            streamed.append(part)
+    stream = a.ask_stream(question, k=k, mode=mode)
+    for part in stream:
+        if not as_json:
             click.echo(part, nl=False)
-    assert final is not None
+    final = stream.answer
     if as_json:
         click.echo(json.dumps(final.to_dict(), ensure_ascii=False, indent=2))
         return
     click.echo()
-    if "".join(streamed).strip() != final.text.strip():  # markers cleaned, or a fallback answer
+    if stream.streamed_text.strip() != final.text.strip():  # markers cleaned, or a fallback answer
         click.echo("\n" + final.text)
     click.echo(render_sources(final))
 

@@ -15,6 +15,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .chunk import index_text
+from .fusion import FUSIONS, fuse
 from .registry import Registry
 from .types import Hit
 
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 # Tuned on SciFact train queries (bench/scifact.py, BENCHMARKS.md).
 DEFAULT_DEPTH = 10
 DEFAULT_WEIGHT = 0.4
-FUSIONS = ("minmax", "rrf", "replace")
 
 
 @runtime_checkable
@@ -53,34 +53,6 @@ class NoReranker:
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         return [Hit(h.chunk, h.score, i + 1) for i, h in enumerate(hits)]
-
-
-def minmax(x: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1]; all-equal values map to 0."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0:
-        return x
-    lo, hi = float(x.min()), float(x.max())
-    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
-
-
-def fuse(first: np.ndarray, second: np.ndarray, *, fusion: str = "minmax",
-         weight: float = DEFAULT_WEIGHT, rrf_k: int = 60) -> np.ndarray:
-    """Combine first-stage and reranker scores of the same hits; higher is better.
-
-    ``minmax``: ``weight * mm(second) + (1 - weight) * mm(first)``;
-    ``rrf``: weighted reciprocal ranks; ``replace``: the reranker's scores alone.
-    """
-    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
-    if fusion == "replace":
-        return second
-    if fusion == "minmax":
-        return weight * minmax(second) + (1 - weight) * minmax(first)
-    if fusion == "rrf":
-        r1 = np.empty(len(first)); r1[np.argsort(-first, kind="stable")] = np.arange(1, len(first) + 1)
-        r2 = np.empty(len(second)); r2[np.argsort(-second, kind="stable")] = np.arange(1, len(second) + 1)
-        return weight / (rrf_k + r2) + (1 - weight) / (rrf_k + r1)
-    raise ValueError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
 
 
 class ScoringReranker:

@@ -11,7 +11,8 @@ import numpy as np
 from .config import MODES
 from .embed import Embedder
 from .errors import RagError
-from .rerank import Reranker, minmax
+from .fusion import hybrid
+from .rerank import Reranker
 from .store import IndexData
 from .types import Hit
 
@@ -68,7 +69,7 @@ class Retriever:
         bm_ids = np.argpartition(-bm, cand - 1)[:cand] if cand < n else np.arange(n)
         ids = np.union1d(dense_ids[0][dense_ids[0] >= 0], bm_ids)
         dense = self.index.vectors[ids] @ q
-        fused = self.weight * minmax(dense) + (1 - self.weight) * minmax(bm[ids])
+        fused = hybrid(dense, bm[ids], self.weight)
         return _top(ids, fused, depth)
 
 

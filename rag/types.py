@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 
 def byline(authors: tuple[str, ...], outlet: str | None, date: str | None) -> str:
@@ -122,3 +122,50 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "hits": [{"rank": h.rank, "score": h.score, "chunk": h.chunk.to_dict()} for h in self.hits],
         }
+
+
+class AnswerStream:
+    """An answer as it is produced: iterate for its text pieces, then read ``.answer``.
+
+    >>> stream = assistant.ask_stream("Who met Witkoff?")
+    >>> for piece in stream: print(piece, end="")
+    >>> stream.answer.citations
+
+    The final ``Answer.text`` may differ from the joined pieces (invalid citation markers
+    removed, or a fallback answer after a failed LLM): show ``answer.text`` at the end.
+    Reading ``.answer`` before the end runs the stream to its end.
+    """
+
+    def __init__(self, items: Iterable["str | Answer"]) -> None:
+        self._items = iter(items)
+        self._answer: Answer | None = None
+        self._pieces: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._items:
+            if isinstance(item, Answer):
+                self._answer = item
+            else:
+                self._pieces.append(item)
+                yield item
+
+    @property
+    def answer(self) -> Answer:
+        """The final ``Answer`` (runs the rest of the stream first if needed)."""
+        if self._answer is None:
+            for _ in self:
+                pass
+        if self._answer is None:
+            raise RuntimeError("the answer stream ended without an Answer")
+        return self._answer
+
+    @property
+    def streamed_text(self) -> str:
+        """The text pieces yielded so far, joined."""
+        return "".join(self._pieces)
+
+    def close(self) -> None:
+        """Stop producing (e.g. the user pressed Stop); releases the answerer's connection."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()

@@ -19,9 +19,16 @@ def test_a_huge_question_gets_a_clear_error_not_a_traceback(fake_assistant):
         fake_assistant.ask("why " * 25_000)
 
 
-def test_ask_stream_yields_text_then_the_answer(fake_assistant):
-    parts = list(fake_assistant.ask_stream("How many tanks did Russia produce in 2024?"))
-    assert all(isinstance(p, str) for p in parts[:-1]) and parts[-1].text == "".join(parts[:-1])
+def test_ask_stream_yields_text_then_holds_the_answer(fake_assistant):
+    stream = fake_assistant.ask_stream("How many tanks did Russia produce in 2024?")
+    parts = list(stream)
+    assert parts and all(isinstance(p, str) for p in parts)
+    assert stream.answer.text == "".join(parts) and "1,500 tanks" in stream.answer.text
+
+
+def test_ask_stream_refuses_a_bad_question_before_streaming(fake_assistant):
+    with pytest.raises(QuestionError):
+        fake_assistant.ask_stream("   ")
 
 
 def test_status_reports_articles_passages_and_model(fake_assistant):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from rag.errors import UnknownNameError
-from rag.rerank import (RERANKERS, NoReranker, Reranker, ScoringReranker, fuse, get_reranker,
-                        minmax)
+from rag.fusion import fuse, minmax
+from rag.rerank import RERANKERS, NoReranker, Reranker, ScoringReranker, get_reranker
 from rag.types import Chunk, Hit
 
 

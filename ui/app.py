@@ -262,19 +262,16 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
             return
         shown = chat + [{"role": "user", "content": question}]
         yield shown + [{"role": "assistant", "content": render_streaming("")}], history, "", ""
-        text, final = "", None
+        text = ""
         try:
-            for part in assistant.ask_stream(question, k=int(k), mode=mode, answerer=answerer, history=history):
-                if isinstance(part, Answer):
-                    final = part
-                else:
-                    text += part
-                    yield shown + [{"role": "assistant", "content": render_streaming(text)}], history, "", ""
+            stream = assistant.ask_stream(question, k=int(k), mode=mode, answerer=answerer, history=history)
+            for part in stream:
+                text += part
+                yield shown + [{"role": "assistant", "content": render_streaming(text)}], history, "", ""
+            final = stream.answer
         except Exception as exc:  # noqa: BLE001 - the page must keep serving
             yield chat, history, question, _message(_error_text(exc), sentence=True)
             return
-        if final is None:
-            final = Answer(text=text or "No answer.", answered=bool(text))
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": final.text}]
         yield shown + [{"role": "assistant", "content": render_answer(final)}], history, "", ""
 

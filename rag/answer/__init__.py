@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 from ..registry import Registry
-from ..types import Answer, Hit
+from ..types import Answer, AnswerStream, Hit
 
 
 @runtime_checkable
@@ -33,13 +33,7 @@ def answerer_names() -> list[str]:
 
 def final_answer(items: Iterable[str | Answer]) -> Answer:
     """Run a stream of text pieces to its end and return the ``Answer`` it ends with."""
-    final = None
-    for item in items:
-        if isinstance(item, Answer):
-            final = item
-    if final is None:
-        raise RuntimeError("the answer stream ended without an Answer")
-    return final
+    return AnswerStream(items).answer
 
 
 def stream_answer(answerer: Answerer, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
