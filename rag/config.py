@@ -12,6 +12,12 @@ QUERY_RUNTIMES = ("onnx", "torch")
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
+def _default_cache() -> Path:
+    """``$XDG_CACHE_HOME/rag-articles``, else ``~/.cache/rag-articles``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag-articles"
+
+
 def _default_root() -> Path:
     """The project folder when run from a checkout, else the current directory."""
     here = Path(__file__).resolve().parent.parent
@@ -49,6 +55,16 @@ class Settings:
     llm_timeout: float = 60.0
     llm_max_tokens: int = 512
     llm_context_window: int = 8192
+    # runtime: threads and caches (0 = automatic)
+    faiss_threads: int = 1
+    onnx_threads: int = 0
+    cache_dir: Path = field(default_factory=lambda: _default_cache())
+    # the chat page
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = field(default="", repr=False)  # "user:password" to require a login
+    # where the index lives: "local" (the folder index_dir) or a postgresql:// URL
+    store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -77,7 +93,7 @@ class Settings:
         if "llm_api_key" not in values and env.get("OPENAI_API_KEY"):
             values["llm_api_key"] = env["OPENAI_API_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("seeds_dir", "index_dir"):
+        for name in ("seeds_dir", "index_dir", "cache_dir"):
             if name in values:
                 values[name] = Path(values[name])
         return cls(**values)

@@ -68,6 +68,26 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which passages a search may return; every field set must match (None = any).
+
+    ``outlet`` and ``author`` match case-insensitively (an author matches any of a passage's
+    authors); ``article`` is a document id or title; ``since``/``until`` are ISO dates
+    (``YYYY-MM-DD``, inclusive) compared with the passage's parsed publication date.
+    Stores apply filters *before* ranking, so a filtered search still returns k passages.
+    """
+
+    outlet: str | None = None
+    author: str | None = None
+    article: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.outlet, self.author, self.article, self.since, self.until))
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved passage with its score (higher is better) and rank (1-based)."""
 
