@@ -3,6 +3,7 @@ import pytest
 
 from conftest import SEED
 from rag import store
+import rag.store.folder  # noqa: F401
 from rag.chunk import Chunker
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.indexer import build_index, expected_manifest
@@ -27,7 +28,7 @@ def test_a_crash_mid_write_leaves_the_previous_index_loadable(seeds, tmp_path, f
 
     def boom(*a, **k):
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C while the BM25 files were written
-    monkeypatch.setattr(store.BM25Index, "save", boom)
+    monkeypatch.setattr(store.folder.BM25Index, "save", boom)
     with pytest.raises(KeyboardInterrupt):
         _build(seeds, ix, fake_embedder)
     monkeypatch.undo()
