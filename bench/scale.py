@@ -139,6 +139,7 @@ def run_size(n_passages: int, store_value: str, work: Path, words, emb, settings
         return build_index(ds, s or store, embedder=emb, chunker=chunker)
     res["full_build_s"], rep = timed(lambda: build(docs))
     res["passages"] = rep.passages
+    res["build_process_peak_rss_mb"] = vm_hwm_mb()  # includes the generated documents
     print(f"[{n_passages}] full build: {rep.passages} passages in {res['full_build_s']:.1f}s", flush=True)
     extra = make_docs(1, words, seed=77, start=n_docs)[0]
     res["add_one_s"], rep = timed(lambda: build(docs + [extra]))

@@ -169,6 +169,8 @@ class LocalStore(Store):
                     writer = writer or SegmentWriter(self.path, dim, analyzer)
                     writer.add(doc)
                 new = writer.finish(self.ann) if writer else None
+                if new:
+                    self._deep_checked.add(new["name"])  # just written and checksummed
             except BaseException:
                 if writer:
                     writer.abort()
@@ -200,6 +202,7 @@ class LocalStore(Store):
                 for name in names:
                     writer.add_live_rows(state.segment(name), state.live(name), state.dead(name))
                 new = writer.finish(self.ann)
+                self._deep_checked.add(new["name"])
             except BaseException:
                 writer.abort()
                 raise
