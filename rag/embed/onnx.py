@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..onnx_runtime import load_tokenizer, make_session, model_folder, run_sorted, unit_rows
-from . import EMBEDDERS, Kind
+from . import EMBEDDERS, BaseEmbedder, Kind
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
 BUNDLED_ID = "onnx:bge-small-en-v1.5-int8"
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(BaseEmbedder):
     """[CLS]-pooled, L2-normalised sentence vectors from an ONNX BERT encoder."""
 
     max_tokens: int = 512

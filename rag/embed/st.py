@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import QUERY_RUNTIMES, default_cache_dir, hub_offline
-from . import EMBEDDERS, Kind
+from . import EMBEDDERS, BaseEmbedder, Kind
 from .st_onnx import load_or_export, model_dim
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def bundled_model_path() -> str:
 
 
 @EMBEDDERS.register("sentence-transformers")
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(BaseEmbedder):
     """Any sentence-transformers model by name or local path ("" = the bundled MiniLM).
 
     ``cache_dir`` holds the question-time ONNX export (None = ``config.default_cache_dir()``);
