@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import textwrap
 
 import click
 
 from .assistant import Assistant
-from .config import MODES, Settings
+from .config import MODES, Settings, hub_offline
 from .errors import RagError
 from .types import Answer, Hit
 
@@ -37,7 +36,7 @@ def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_pro
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
     ctx.obj = {"seeds_dir": seeds_dir, "index_dir": index_dir, "embed_backend": embed_backend,
                "embed_model": embed_model, "reranker": reranker}
     ctx.meta["progress"] = not no_progress and sys.stderr.isatty()
@@ -159,17 +158,18 @@ def status(ctx):
 
 
 @main.command()
-@click.option("--host", default=lambda: os.environ.get("RAG_HOST", "127.0.0.1"), show_default="127.0.0.1")
-@click.option("--port", default=lambda: int(os.environ.get("RAG_PORT", "7860")), type=int, show_default="7860")
+@click.option("--host", help="Address to listen on [RAG_HOST, else 127.0.0.1].")
+@click.option("--port", type=int, help="Port [RAG_PORT, else 7860].")
 @click.option("--open-browser", is_flag=True, help="Open the page in a browser.")
 @click.pass_context
 def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
     from ui.app import serve as serve_app
 
-    a = Assistant(_settings(ctx))
+    settings = _settings(ctx, host=host, port=port)
+    a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
-    serve_app(assistant=a, host=host, port=port, open_browser=open_browser)
+    serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)
 
 
 def run() -> None:
