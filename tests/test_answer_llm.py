@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_servers import llm_settings, real_llm_settings, seed_hits, seed_text
+from llm_servers import SNIPPETS, llm_settings, real_llm_settings, seed_hits, seed_text
 from rag.answer import ANSWERERS, Answerer, answerer_names, get_answerer
 from rag.answer.fallback import FallbackAnswerer
 from rag.answer.llm import LLMAnswerer
@@ -23,8 +23,6 @@ from rag.types import AnswerStream
 
 KEY = "sk-test-SECRET0123456789abcdefXYZ"
 ROOT = Path(__file__).resolve().parent.parent
-SNIPPETS = ("Russia’s economy grew 4% last year", "Waltz served as an aide to Dick Cheney",
-            "Born in 1958 into a family")
 
 
 def test_every_answerer_streams_and_answers():

@@ -1,13 +1,10 @@
 """Citation markers: normalised, checked against the prompt, read back, and turned into quoted citations."""
 from __future__ import annotations
 
-from llm_servers import seed_hits, seed_text
+from llm_servers import SNIPPETS, seed_hits, seed_text
 from rag.answer.citations import cite, cited_numbers, clean_markers, is_refusal
 from rag.answer.prompt import NOT_ANSWERED, build_prompt
 from rag.support import SupportChecker, strip_markers
-
-SNIPPETS = ("Russia’s economy grew 4% last year", "Waltz served as an aide to Dick Cheney",
-            "Born in 1958 into a family")
 
 
 def test_clean_markers_normalises_and_drops_unknown_sources():

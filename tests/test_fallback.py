@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from llm_servers import closed_port_url, llm_settings, seed_hits
+from llm_servers import SNIPPETS, closed_port_url, llm_settings, seed_hits
 from rag.answer import StreamingAnswerer, WholeAnswerer, get_answerer
 from rag.answer.fallback import FallbackAnswerer
 from rag.config import Settings
@@ -14,8 +14,6 @@ from rag.errors import AnswererError
 from rag.types import Answer
 
 KEY = "sk-test-SECRET0123456789abcdefXYZ"
-SNIPPETS = ("Russia’s economy grew 4% last year", "Waltz served as an aide to Dick Cheney",
-            "Born in 1958 into a family")
 GROWTH = "How much did Russia's economy grow last year?"
 # the whole answer also runs the real extractive answerer (its cross-encoder may load on first use):
 # the LLM's own failure times are checked in test_llm_client.py; here only a loose bound

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from llm_servers import closed_port_url, llm_settings
+from llm_servers import closed_port_url, llm_settings, real_llm_settings
 from rag.errors import AnswererError, RagError
 from rag.llm_client import ChatClient, LLMError
 from rag.sse import StreamError, sse_deltas
@@ -226,8 +226,6 @@ def test_credentials_in_the_endpoint_url_are_basic_auth_and_never_shown(fake_llm
 
 @pytest.mark.slow
 def test_real_model_complete_and_stream(llama_server):
-    from llm_servers import real_llm_settings
-
     c = ChatClient.from_settings(real_llm_settings(llama_server.url))
     out = c.complete([{"role": "user", "content": "Say hello."}], max_tokens=8)
     assert isinstance(out, str) and out.strip()

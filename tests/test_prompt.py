@@ -5,14 +5,11 @@ import re
 
 import pytest
 
-from llm_servers import seed_hits, seed_text
+from llm_servers import SNIPPETS, seed_hits, seed_text
 from rag.answer.prompt import NOT_ANSWERED, RULES, build_prompt, escape_data
 from rag.errors import AnswererError
 from rag.tokens import count_tokens
 from rag.types import Chunk, Hit
-
-SNIPPETS = ("Russia’s economy grew 4% last year", "Waltz served as an aide to Dick Cheney",
-            "Born in 1958 into a family")
 
 
 def test_prompt_numbers_sources_with_metadata_rules_first_and_last():
