@@ -18,6 +18,8 @@ import logging
 import re
 from typing import Callable, Protocol, Sequence
 
+from .llm_client import ChatClient
+
 log = logging.getLogger(__name__)
 
 MAX_TURNS = 6
@@ -46,6 +48,8 @@ _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how"
 
 
 class ChatModel(Protocol):
+    """What rewriting needs of a chat model (``ChatClient`` has it)."""
+
     def complete(self, messages: list[dict], *, max_tokens: int = ..., timeout: float | None = ...) -> str:
         ...
 
@@ -134,8 +138,6 @@ def condense(question: str, history: Sequence[dict] | None, llm=None, *, setting
     if not history or not _user_turns(history):
         return question.strip()
     if llm is None and settings is not None and settings.llm_configured:
-        from .llm_client import ChatClient
-
         owned = ChatClient.from_settings(settings)
         try:
             return condense(question, history, llm=owned)

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from ..errors import AnswererError
 from ..types import Answer, Hit
-from . import Answerer, StreamingAnswerer
+from .base import Answerer, StreamingAnswerer
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from ..errors import AnswererError
 from ..llm_client import ChatClient
 from ..support import SupportChecker, unsupported_sentences
 from ..types import Answer, Hit
-from . import StreamingAnswerer
+from .base import StreamingAnswerer
 from .citations import clean_markers, cite, is_refusal
 from .prompt import NOT_ANSWERED, Prompt, build_prompt
 
