@@ -8,7 +8,8 @@ llama-cpp-python, LM Studio), shared by the LLM answerer and follow-up rewriting
 * Every failure is an ``LLMError``: one line saying what to check.
 * Secrets: the API key is sent only in the ``Authorization`` header; ``user:password@`` in the base
   URL goes to httpx as basic auth and is stripped from the URL. Neither appears in a message, a
-  log line or a repr, including text a server sends back (error bodies, redirect targets).
+  log line or a repr, including text a server sends back (error bodies, redirect targets, headers
+  in httpcore's DEBUG log): see ``rag.redact``. Redirects are not followed (the key would go along).
 """
 from __future__ import annotations
 

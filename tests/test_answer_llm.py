@@ -31,8 +31,7 @@ def test_every_answerer_streams_and_answers():
         assert isinstance(a, Answerer) and a.name == name
         stream = a.stream("How much did Russia's economy grow?", seed_hits(*SNIPPETS))
         assert isinstance(stream, AnswerStream)
-        pieces = list(stream)
-        assert pieces and all(isinstance(p, str) for p in pieces) and stream.answer.text
+        assert "".join(stream).strip() and stream.answer.text  # text pieces (join fails on anything else)
 
 
 def test_registered_llm_answerer_wraps_the_llm_one_with_the_extractive_fallback():
