@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from . import store
-from .answer import Answerer, answerer_names, get_answerer, stream_answer
+from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
@@ -15,6 +15,7 @@ from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
 from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
+from .llm_client import ChatClient
 from .retrieve import Retriever
 from .types import Answer, AnswerStream, Hit
 
@@ -39,6 +40,7 @@ class Assistant:
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
         self._answerers: dict[str, Answerer] = {}
+        self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
         self._lock = threading.RLock()
 
     @classmethod
@@ -170,14 +172,13 @@ class Assistant:
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
         hits = self.retriever.search(standalone, k or self.settings.k, mode)
-        return AnswerStream(stream_answer(worker, standalone, hits))
+        return worker.stream(standalone, hits)
 
     def condense(self, question: str, history: list[dict]) -> str:
         """A follow-up question rewritten to stand alone, from the conversation so far."""
         from .conversation import condense
 
-        llm = self.answerer("llm") if self.settings.llm_configured else None  # one client, reused
-        return condense(question, history, llm=llm)
+        return condense(question, history, llm=self._chat if self._chat.configured else None)
 
 
 def safe_filename(filename: str) -> str:

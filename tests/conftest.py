@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytest_plugins = ["llm_servers"]  # fake_llm and llama_server fixtures
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # the suite runs with the defaults, whatever the developer's shell sets (subprocesses inherit this)
