@@ -9,8 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.errors import RagError  # noqa: E402
 from rag.types import Answer, Chunk, Citation, Hit  # noqa: E402
-from ui.app import (API_NAME, answer_payload, parse_auth,  # noqa: E402
-                    render_answer, render_passage, render_status)
+from ui.render import render_answer, render_passage, render_status  # noqa: E402
 
 try:
     from tests.ui_helpers import TITLE, free_port, running_app
@@ -68,6 +67,8 @@ def test_unanswered_shows_closest_passages():
 def test_answer_payload_is_json_friendly():
     import json
 
+    from ui.app import answer_payload
+
     data = json.loads(json.dumps(answer_payload(_answer())))
     assert data["sources"][0]["title"] == TITLE and data["sources"][0]["quote"] == QUOTE
     assert data["unsupported"] == ["Cats run the Kremlin."]
@@ -80,6 +81,8 @@ def test_render_status():
 
 
 def test_parse_auth():
+    from ui.server import parse_auth
+
     assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
     assert parse_auth("") is None
     with pytest.raises(RagError):
@@ -101,7 +104,7 @@ def client(server):
 
 @pytest.mark.slow
 def test_api_endpoint_returns_cited_answer(client):
-    res = client.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")
+    res = client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
     assert res["answered"] is True
     assert "1,500" in res["text"] and "[1]" in res["text"]
     src = {s["n"]: s for s in res["sources"]}[1]
@@ -115,7 +118,7 @@ def test_api_endpoint_takes_options_and_history(client):
     history = [{"role": "user", "content": "How many tanks did Russia produce in 2024?"},
                {"role": "assistant", "content": "Around 1,500 tanks [1]."}]
     res = client.predict("How many artillery shells does Russia produce a year?", 3, "bm25", "extractive",
-                         history, api_name=f"/{API_NAME}")
+                         history, api_name="/ask")
     assert res["answerer"] == "extractive" and res["sources"]
 
 
@@ -124,32 +127,31 @@ def test_api_endpoint_reports_bad_question(client):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="empty"):
-        client.predict("   ", api_name=f"/{API_NAME}")
+        client.predict("   ", api_name="/ask")
     with pytest.raises(AppError, match="too long"):
-        client.predict("why " * 1000, api_name=f"/{API_NAME}")
+        client.predict("why " * 1000, api_name="/ask")
     # and the server keeps serving
-    assert client.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")["sources"]
+    assert client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")["sources"]
 
 
 @pytest.mark.slow
-def test_serve_takes_port_and_login_from_env(server, monkeypatch):
+def test_serve_takes_port_and_login_from_settings(server):
     from gradio_client import Client
 
     from rag import Settings
-    from ui.app import serve
+    from ui.server import serve
 
     seeds = server[1]
     port = free_port()
-    monkeypatch.setenv("RAG_PORT", str(port))
-    monkeypatch.setenv("RAG_AUTH", "reader:open sesame")
-    settings = Settings.from_env({}, seeds_dir=seeds, index_dir=seeds.parent / "index")  # the index is built
+    env = {"RAG_PORT": str(port), "RAG_AUTH": "reader:open sesame"}
+    settings = Settings.from_env(env, seeds_dir=seeds, index_dir=seeds.parent / "index")  # the index is built
     app = serve(settings, block=False)
     try:
         url = f"http://127.0.0.1:{port}/"
         with pytest.raises(Exception, match="credentials|login|401"):
             Client(url, analytics_enabled=False, verbose=False)
         c = Client(url, auth=("reader", "open sesame"), analytics_enabled=False, verbose=False)
-        res = c.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")
+        res = c.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
         assert res["sources"][0]["title"] == TITLE
     finally:
         app.close()
