@@ -64,14 +64,22 @@ def test_unanswered_shows_closest_passages():
     assert "not-answered" in out and "Closest passages (1)" in out
 
 
-def test_answer_payload_is_json_friendly():
+def test_answer_json_shape_is_rich_and_json_friendly():
+    """The one shape of an answer: the page's /ask API and `rag ask --json` both return it."""
     import json
 
-    from ui.app import answer_payload
-
-    data = json.loads(json.dumps(answer_payload(_answer())))
-    assert data["sources"][0]["title"] == TITLE and data["sources"][0]["quote"] == QUOTE
-    assert data["unsupported"] == ["Cats run the Kremlin."]
+    ans = _answer()
+    data = json.loads(json.dumps(ans.to_dict()))
+    assert set(data) == {"text", "answered", "answerer", "notice", "unsupported", "citations", "hits"}
+    assert data["unsupported"] == ["Cats run the Kremlin."] and data["answerer"] == "extractive"
+    c = data["citations"][0]
+    assert (c["n"], c["title"], c["outlet"], c["date"], c["source"]) == (
+        1, TITLE, "The National Interest", "3/19/25", "a.txt")
+    assert c["authors"] == ["Matthew Blackburn", "Patricia Marins"]
+    assert c["passage"] == PASSAGE and (c["start"], c["end"]) == (1000, 1000 + len(PASSAGE))
+    assert c["quote"] == QUOTE and c["passage"][c["quote_start"] - c["start"]:c["quote_end"] - c["start"]] == QUOTE
+    h = data["hits"][0]
+    assert (h["rank"], h["score"], h["title"], h["passage"]) == (1, 0.9, TITLE, PASSAGE)
 
 
 def test_render_status():
@@ -107,10 +115,32 @@ def test_api_endpoint_returns_cited_answer(client):
     res = client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
     assert res["answered"] is True
     assert "1,500" in res["text"] and "[1]" in res["text"]
-    src = {s["n"]: s for s in res["sources"]}[1]
+    src = {c["n"]: c for c in res["citations"]}[1]
     assert src["title"] == TITLE
     assert "Matthew Blackburn" in src["authors"] and src["outlet"] == "The National Interest"
     assert "1,500 tanks" in src["quote"] and src["quote"] in src["passage"]
+    assert src["passage"][src["quote_start"] - src["start"]:src["quote_end"] - src["start"]] == src["quote"]
+    assert res["hits"] and res["hits"][0]["rank"] == 1
+
+
+@pytest.mark.slow
+def test_api_endpoint_and_cli_json_return_the_same_answer(server, client):
+    import json
+    import subprocess
+    import sys
+
+    url, seeds = server
+    question = "Where is Michael Vlahos a senior fellow?"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}  # the server's defaults
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "--seeds", str(seeds), "--index",
+                           str(seeds.parent / "index"), "--no-progress", "ask", "--json", question],
+                          capture_output=True, text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cli, api = json.loads(proc.stdout), client.predict(question, api_name="/ask")
+    assert api["answered"] and "Institute for Peace & Diplomacy" in api["text"]
+    cli_scores, api_scores = ([h.pop("score") for h in d["hits"]] for d in (cli, api))
+    assert cli_scores == pytest.approx(api_scores, abs=1e-4)  # two processes: the last digits may differ
+    assert cli == api
 
 
 @pytest.mark.slow
@@ -119,7 +149,7 @@ def test_api_endpoint_takes_options_and_history(client):
                {"role": "assistant", "content": "Around 1,500 tanks [1]."}]
     res = client.predict("How many artillery shells does Russia produce a year?", 3, "bm25", "extractive",
                          history, api_name="/ask")
-    assert res["answerer"] == "extractive" and res["sources"]
+    assert res["answerer"] == "extractive" and res["citations"]
 
 
 @pytest.mark.slow
@@ -131,7 +161,7 @@ def test_api_endpoint_reports_bad_question(client):
     with pytest.raises(AppError, match="too long"):
         client.predict("why " * 1000, api_name="/ask")
     # and the server keeps serving
-    assert client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")["sources"]
+    assert client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")["citations"]
 
 
 @pytest.mark.slow
@@ -152,6 +182,6 @@ def test_serve_takes_port_and_login_from_settings(server):
             Client(url, analytics_enabled=False, verbose=False)
         c = Client(url, auth=("reader", "open sesame"), analytics_enabled=False, verbose=False)
         res = c.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
-        assert res["sources"][0]["title"] == TITLE
+        assert res["citations"][0]["title"] == TITLE
     finally:
         app.close()

@@ -42,18 +42,6 @@ def error_text(exc: Exception) -> str:
     return "Something went wrong on the server (see its log); please try again."
 
 
-def answer_payload(answer: Any) -> dict[str, Any]:
-    """JSON-friendly answer for the API: text, flags and one entry per source."""
-    return {
-        "text": answer.text, "answered": answer.answered, "answerer": answer.answerer, "notice": answer.notice,
-        "unsupported": list(answer.unsupported),
-        "sources": [{
-            "n": c.n, "title": c.chunk.title, "authors": list(c.chunk.authors), "outlet": c.chunk.outlet,
-            "date": c.chunk.date, "source": c.chunk.source, "quote": c.quote, "passage": c.chunk.text,
-        } for c in answer.citations],
-    }
-
-
 def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Blocks:
     """The chat page over ``assistant`` (a ``rag.Assistant``); launch with ``server.launch_kwargs()``."""
     settings: Settings = assistant.settings
@@ -122,7 +110,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
                                    history=list(history or []) or None)
         except Exception as exc:  # noqa: BLE001
             raise gr.Error(error_text(exc)) from None
-        return answer_payload(answer)
+        return answer.to_dict()
 
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as app:
         gr.Markdown("## Ask the articles\nAnswers come only from the indexed articles, each sentence "
