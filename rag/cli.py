@@ -165,7 +165,7 @@ def status(ctx):
 @click.pass_context
 def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
-    from ui.server import serve as serve_app
+    from rag.ui.server import serve as serve_app
 
     a = Assistant(_settings(ctx))
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
