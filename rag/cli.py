@@ -164,7 +164,7 @@ def status(ctx):
 @click.pass_context
 def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
-    from ui.app import serve as serve_app
+    from rag.ui.server import serve as serve_app
 
     settings = _settings(ctx, host=host, port=port)
     a = Assistant(settings)

@@ -48,7 +48,7 @@ def test_ask_json_and_search(dirs):
     out = rag(*opts, "ask", "--json", "Where is Michael Vlahos a senior fellow?")
     data = json.loads(out.stdout)
     assert data["answered"] and "Institute for Peace & Diplomacy" in data["text"]
-    assert data["citations"][0]["chunk"]["title"] == "Michael Vlahos: America’s New Lost Cause"
+    assert data["citations"][0]["title"] == "Michael Vlahos: America’s New Lost Cause"
     found = rag(*opts, "search", "--json", "-k", "2", "Bruegel report deterrence")
     rows = [json.loads(line) for line in found.stdout.splitlines()]
     assert len(rows) == 2 and "Bruegel" in rows[0]["text"] and rows[0]["rank"] == 1

@@ -22,7 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def running_app(tmp: Path, **settings_overrides) -> Iterator[tuple[str, Path]]:
     """Serve the page over a copy of the seed file; yields (url, seeds_dir)."""
     from rag import Assistant, Settings
-    from ui.app import build_app, launch_kwargs
+    from rag.ui.app import build_app
+    from rag.ui.server import launch_kwargs
 
     seeds, index = tmp / "seeds", tmp / "index"
     seeds.mkdir(parents=True)
