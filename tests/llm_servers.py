@@ -219,7 +219,7 @@ class LlamaServer:
 
 # -- hits built by hand from the seed file (until retrieval is wired in) ----------------------
 
-from conftest import SEED  # noqa: E402
+from helpers import SEED  # noqa: E402
 
 ARTICLES = {  # title line in the seed -> (outlet, date)
     "Sheila Fitzpatrick: Not Corrupt Enough": ("London Review of Books", "3/20/25"),
