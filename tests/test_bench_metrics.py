@@ -78,10 +78,12 @@ def test_mean_is_over_the_queries_of_the_qrels():
     assert mean_metric(ndcg_at, runs, {}, 10) == 0.0
 
 
+def hit(doc: str, score: float) -> Hit:
+    return Hit(chunk=Chunk(id=f"{doc}-{score}", doc_id=doc, title=doc, text="t", source=doc, start=0, end=1),
+               score=score)
+
+
 def test_document_score_is_its_best_passage():
-    def hit(doc, score):
-        return Hit(chunk=Chunk(id=f"{doc}-{score}", doc_id=doc, title=doc, text="t", source=doc, start=0, end=1),
-                   score=score)
     assert doc_scores([hit("a", 0.2), hit("b", 0.5), hit("a", 0.9), hit("b", 0.1)]) == {"a": 0.9, "b": 0.5}
     assert doc_scores([]) == {}
 
@@ -116,6 +118,27 @@ def test_scifact_turns_the_corpus_into_documents(beir_folder):
         ("d1", "Zinc", "Zinc\n\nZinc fingers bind DNA.", "d1"), ("d2", "", "\n\nUntitled abstract.", "d2")]
     assert all(d.end == len(d.text) and d.content_hash for d in docs)
     assert queries["1"] == "What binds DNA?" and qrels == {"1": {"d1": 2, "d2": 0}}
+
+
+def test_scifact_scores_a_configuration_from_passage_hits():
+    """``bench.scifact.evaluate``: passages -> documents (best passage) -> mean nDCG@10, Recall@100."""
+    from bench.scifact import EVAL_PASSAGES, evaluate
+
+    class Retriever:
+        def __init__(self) -> None:
+            self.asked: list[tuple] = []
+
+        def search(self, query, k, mode, rerank):
+            self.asked.append((query, k, mode, rerank))
+            return {"claim one": [hit("x", 0.9), hit("a", 0.5), hit("a", 0.95)],  # a's best passage wins
+                    "claim two": [hit("y", 0.9), hit("b", 0.8)]}[query]
+
+    r = Retriever()
+    nd, rc = evaluate(r, {"1": "claim one", "2": "claim two"}, {"1": {"a": 1}, "2": {"b": 1, "c": 1}}, "dense", True)
+    # q1: a first -> 1.0; q2: b at rank 2, c missing -> (1/log2(3)) / (1 + 1/log2(3))
+    assert nd == pytest.approx((1 + INV_LOG3 / (1 + INV_LOG3)) / 2)
+    assert rc == pytest.approx((1 + 0.5) / 2)
+    assert r.asked == [("claim one", EVAL_PASSAGES, "dense", True), ("claim two", EVAL_PASSAGES, "dense", True)]
 
 
 def test_scifact_script_help_runs():
