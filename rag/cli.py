@@ -22,7 +22,42 @@ def _open(ctx: click.Context, build: bool = True, **overrides) -> Assistant:
     return Assistant.open(settings=_settings(ctx, **overrides), build=build, progress=ctx.meta["progress"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class UserError(click.ClickException):
+    """An error the user can act on: printed as one ``error: ...`` line on stderr."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: one word, and the shell's exit code for it."""
+
+    exit_code = 130
+
+    def show(self, file=None) -> None:
+        click.echo("interrupted", err=True)
+
+
+class RagGroup(click.Group):
+    """The command group; turns the errors a user can act on into one line and an exit code.
+
+    Done here rather than around ``main()`` so ``click.testing.CliRunner`` sees what a user sees.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:  # e.g. an unwritable --json path: the file and the reason
+            logging.getLogger(__name__).debug("%s", exc, exc_info=True)  # -vv shows where
+            where = f": {exc.filename}" if exc.filename else ""
+            raise UserError(f"{exc.strerror or exc}{where}") from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+
+@click.group(cls=RagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--seeds", "seeds_dir", type=click.Path(file_okay=False), help="Folder of articles [seeds/].")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index folder [index/].")
 @click.option("--backend", "embed_backend", help="Embedder backend: sentence-transformers or onnx.")
@@ -173,21 +208,8 @@ def serve(ctx, host, port, open_browser):
 
 
 def run() -> None:
-    """Entry point: errors the user can act on print one line, not a traceback."""
-    try:
-        main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except RagError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    """Entry point (``rag``): errors the user can act on print one line, not a traceback."""
+    main()
 
 
 if __name__ == "__main__":

@@ -270,7 +270,7 @@ def real_llm_settings(url: str, **kw):
 
 # -- hits built by hand from the seed file ------------------------------------------------------
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_2dc09e9634033631.txt"
+from helpers import SEED  # noqa: E402
 # three passages of different articles: the economy (Intellinews), Waltz (Lee Fang), Zubok (LRB)
 SNIPPETS = ("Russia’s economy grew 4% last year", "Waltz served as an aide to Dick Cheney",
             "Born in 1958 into a family")

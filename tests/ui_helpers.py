@@ -10,7 +10,7 @@ from typing import Iterator
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-from conftest import SEED as SEED_FILE
+from helpers import SEED as SEED_FILE
 from llm_servers import free_port
 TITLE = "Europe’s Fighting Talk is no Substitute for Hard Power"  # the article of the tank questions
 CHROMIUM = "/usr/bin/chromium"
