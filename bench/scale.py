@@ -65,6 +65,9 @@ class ZipfBagEmbedder:
         rng = np.random.default_rng(2)
         self.W = rng.standard_normal((len(words) + 1, DIM)).astype(np.float32)
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
     def encode(self, texts, kind="passage", *, batch_size=32, progress=False) -> np.ndarray:
         rows, cols = [], []
         for r, t in enumerate(texts):

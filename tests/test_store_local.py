@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from rag.chunk import Chunker
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.indexer import build_index
@@ -111,7 +111,7 @@ KILLER = """
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
-from conftest import FakeEmbedder
+from helpers import FakeEmbedder
 from rag.chunk import Chunker
 from rag.indexer import build_index
 from rag.ingest import read_seeds
