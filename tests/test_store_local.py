@@ -298,3 +298,14 @@ def test_a_full_disk_says_so_and_leaves_the_index_as_it_was(seeds, tmp_path, fak
     store = LocalStore(ix)
     store.check()
     assert "late.txt" not in store.documents() and not [p for p in ix.iterdir() if p.name.endswith(".partial")]
+
+
+def test_the_merge_policy_merges_a_full_tier_and_rewrites_mostly_deleted_segments():
+    from rag.store.merge import plan
+
+    def seg(name, n, deleted=0):
+        return {"name": name, "passages": n, "deleted_passages": deleted}
+    assert plan([seg("big", 10_000), seg("a", 3), seg("b", 5)], 3) is None
+    assert plan([seg("big", 10_000), seg("a", 3), seg("b", 5), seg("c", 8)], 3) == ["a", "b", "c"]
+    assert plan([seg("big", 10_000, deleted=4_000), seg("a", 3)], 3) == ["big", "a"]
+    assert plan([seg("big", 10_000, deleted=1_000), seg("a", 30), seg("b", 300)], 3) is None
