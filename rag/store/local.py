@@ -5,7 +5,7 @@ records the replaced and deleted documents' rows as tombstones, and commits by w
 generation file and replacing ``CURRENT`` (rag/store/files.py), so its cost follows the change.
 Segments are merged by a tiered policy (rag/store/merge.py) in the same process after the
 commit. Readers open every file of a generation at once and notice a newer ``CURRENT`` at their
-next search (only new segments are opened). Every file's size and sha256 are in the
+next search (only new segments are opened). Every file's size and CRC32 are in the
 generation; sizes and small files are checked at open, everything by ``rag index``, which drops
 what is damaged and re-embeds only those documents.
 """
@@ -111,7 +111,7 @@ class LocalStore(Store):
         try:
             return search_state(self._current(), query_vec, query_text, k, mode, weight, filters,
                                 candidates, self.ann.ef_search)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS could not read a file
             if isinstance(exc, RagError):
                 raise
             raise IndexMissingError(f"the index in {self.path} is damaged ({exc}): {REPAIR_HINT}") from None
