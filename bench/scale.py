@@ -201,7 +201,7 @@ def probe(store_value: str, index_dir: str, qfile: str) -> None:
     qs = json.loads(Path(qfile).read_text())
     qv = emb.encode(qs, "query")
     t = time.perf_counter()
-    store = open_store(Settings(index_dir=Path(index_dir), store=store_value))
+    store = open_store(Settings.from_env(index_dir=Path(index_dir), store=store_value))  # RAG_ANN_EF_SEARCH etc.
     store.check()
     res = {"open_s": time.perf_counter() - t}
     store.search(qv[0], qs[0], 5, "hybrid")  # the first search reads the vector index
