@@ -310,3 +310,23 @@ def test_the_merge_policy_merges_a_full_tier_and_rewrites_mostly_deleted_segment
     assert plan([seg("big", 10_000), seg("a", 3), seg("b", 5), seg("c", 8)], 3) == ["a", "b", "c"]
     assert plan([seg("big", 10_000, deleted=4_000), seg("a", 3)], 3) == ["big", "a"]
     assert plan([seg("big", 10_000, deleted=1_000), seg("a", 30), seg("b", 300)], 3) is None
+
+
+def test_the_cli_names_the_damage_and_rag_index_repairs_it(fake_backend, seeds, tmp_path):
+    from click.testing import CliRunner
+
+    from rag.cli import main
+
+    opts = ["--backend", fake_backend.name, "--seeds", str(seeds), "--index", str(tmp_path / "index")]
+    run = lambda *a: CliRunner().invoke(main, [*opts, *a])  # noqa: E731
+    assert run("index").exit_code == 0
+    store = LocalStore(tmp_path / "index")
+    seg = store.path / store.status()["segments"][0]["name"]
+    (seg / "post_rows.npy").write_bytes((seg / "post_rows.npy").read_bytes()[:-4])
+    broken = run("status")
+    assert broken.exit_code == 1 and "Traceback" not in broken.stderr
+    assert "damaged" in broken.stderr and "run `rag index` to repair it" in broken.stderr
+    fixed = run("index")
+    assert fixed.exit_code == 0 and "repaired:" in fixed.stdout and "index updated" in fixed.stdout
+    assert run("status").exit_code == 0
+    assert "1,500 tanks" in run("search", "Russia produced tanks in 2024", "--mode", "bm25").stdout
