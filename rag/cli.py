@@ -1,8 +1,10 @@
 """The ``rag`` command: index, ask, search, eval, status, serve. Thin: it calls ``Assistant``."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import sys
 import textwrap
 
@@ -10,7 +12,7 @@ import click
 
 from .assistant import Assistant
 from .config import MODES, Settings, hub_offline
-from .errors import RagError
+from .errors import RagError, ServeError
 from .types import Answer, Hit
 
 
@@ -55,6 +57,12 @@ class RagGroup(click.Group):
             raise UserError(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as exc:  # a defect: still one line for the user, the traceback at -vv
+            logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+            raise UserError(f"unexpected {type(exc).__name__}: {exc} (this is a bug; rerun with -vv "
+                            "to see where)") from None
 
 
 @click.group(cls=RagGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,11 +86,13 @@ def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_pro
 
 
 @main.command()
+@click.option("--allow-empty", is_flag=True,
+              help="Build even when the seeds folder has nothing to index (empties the index).")
 @click.pass_context
-def index(ctx):
+def index(ctx, allow_empty):
     """Build or update the index from the seeds folder (only new or changed files are embedded)."""
     a = Assistant(_settings(ctx))
-    report = a.rebuild(progress=ctx.meta["progress"])
+    report = a.rebuild(progress=ctx.meta["progress"], allow_empty=allow_empty)
     click.echo(report.summary())
 
 
@@ -202,9 +212,30 @@ def serve(ctx, host, port, open_browser):
     from rag.ui.server import serve as serve_app
 
     settings = _settings(ctx, host=host, port=port)
+    check_listen(settings.host, settings.port)  # before the index is built and Gradio starts
     a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
     serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)
+
+
+def check_listen(host: str, port: int) -> None:
+    """A ServeError (one line) if the page could not listen on ``host``:``port``: a busy port,
+    an unknown host, an address that is not this machine's."""
+    if not 0 < port < 65536:
+        raise ServeError(f"port {port} is not a port number (1-65535): choose one with --port or RAG_PORT")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ServeError(f"cannot listen on {host!r}: unknown host ({getattr(exc, 'strerror', None) or exc}): "
+                         "give an address such as 127.0.0.1 with --host or RAG_HOST") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            hint = "choose another with --port or RAG_PORT" if exc.errno == errno.EADDRINUSE else \
+                "check --host / --port (RAG_HOST, RAG_PORT)"
+            raise ServeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): {hint}") from None
 
 
 def run() -> None:

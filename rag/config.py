@@ -94,6 +94,8 @@ class Settings:
     ann_ef_search: int = 128
     merge_factor: int = 10
     cleanup_grace: float = 300.0
+    # seeds: a file larger than this many MB is skipped with a warning (listed in the build report)
+    max_file_mb: float = 20.0
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -109,6 +111,8 @@ class Settings:
             raise RagError("hybrid_weight must be between 0 and 1")
         if self.ann_threshold < 0 or self.ann_ef_search < 1 or self.merge_factor < 2 or self.cleanup_grace < 0:
             raise RagError("ann_threshold must be >= 0, ann_ef_search >= 1, merge_factor >= 2, cleanup_grace >= 0")
+        if not self.max_file_mb > 0:
+            raise RagError("max_file_mb must be more than 0")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""
