@@ -209,10 +209,10 @@ def status(ctx):
 @click.pass_context
 def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
+    settings = _settings(ctx, host=host, port=port)
+    check_listen(settings.host, settings.port)  # before Gradio is imported and the index built
     from rag.ui.server import serve as serve_app
 
-    settings = _settings(ctx, host=host, port=port)
-    check_listen(settings.host, settings.port)  # before the index is built and Gradio starts
     a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
     serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)
