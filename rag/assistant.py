@@ -72,7 +72,7 @@ class Assistant:
         index holds documents is one too, unless ``allow_empty`` (then the index is emptied).
         """
         with self._lock:
-            found = read_seeds(self.settings.seeds_dir, max_bytes=int(self.settings.max_file_mb * MB))
+            found = read_seeds(self.settings.seeds_dir, max_bytes=round(self.settings.max_file_mb * MB))
             report = build_index(found.documents, self.store, embedder=self.embedder,
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped, allow_empty=allow_empty,

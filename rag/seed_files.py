@@ -87,6 +87,6 @@ def _why_not(path: Path, rel: str, root: Path, max_bytes: int | None) -> str | N
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
     if max_bytes is not None and st.st_size > max_bytes:
-        return (f"the file has {st.st_size / MB:.1f} MB, more than the limit of {max_bytes / MB:g} MB "
+        return (f"the file has {st.st_size / MB:.3g} MB, more than the limit of {max_bytes / MB:.3g} MB "
                 "(RAG_MAX_FILE_MB)")
     return None
