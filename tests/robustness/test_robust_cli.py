@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import TANKS
+from robust_helpers import TANKS
 from llm_servers import free_port
 from robust_checks import one_line_error, usage_error
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import TANKS, mount, rag_process
+from robust_helpers import TANKS, mount, rag_process
 from robust_checks import one_line_error, process_error, rag_error
 from rag import Assistant, Settings
 from rag.errors import RagError

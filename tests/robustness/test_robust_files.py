@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import rag_process
+from robust_helpers import rag_process
 
 
 def _bytes(data: bytes):

@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 import pytest
 
-from conftest import TANKS
+from robust_helpers import TANKS
 from robust_checks import one_line_error, rag_error, usage_error
 from rag import Assistant, Settings
 from rag.errors import IndexMissingError, RagError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TANKS
+from robust_helpers import TANKS
 from robust_checks import rag_error
 from rag import Assistant, Settings
 from rag.errors import RagError
