@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -246,4 +247,6 @@ def check_model_path(model: str) -> None:
 
 
 def _path(p: str | Path | None) -> Path | None:
+    if p is not None and not isinstance(p, (str, os.PathLike)):
+        raise ArgumentError(f"a folder must be a path (str or Path), not {type(p).__name__}")
     return Path(p) if p is not None else None

@@ -67,6 +67,8 @@ BAD_CALLS = [  # (id, call, error class, message)
      "the filter outlet must be text (str), not int 5"),
     ("filters bad date", lambda a: a.search(TANKS, filters=Filters(since="3/19/25")), ArgumentError,
      "the filter since must be a date as YYYY-MM-DD, not '3/19/25'"),
+    ("seeds folder int", lambda a: Assistant.open(seeds_dir=5, embedder=a.embedder), ArgumentError,
+     "a folder must be a path (str or Path), not int"),
     ("upload name bytes", lambda a: a.add_document(b"x.txt", b"text"), ArgumentError, "the file name must be text"),
     ("upload data str", lambda a: a.add_document("x.txt", "text"), ArgumentError, "must be bytes, not str"),
 ]

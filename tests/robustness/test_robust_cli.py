@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from robust_helpers import TANKS
+from robust_helpers import TANKS, rag_process
 from llm_servers import free_port
-from robust_checks import one_line_error, usage_error
+from robust_checks import one_line_error, process_error, usage_error
 
 
 # -- bad questions -------------------------------------------------------------------------------
@@ -165,3 +165,24 @@ def test_ask_json_of_an_answer_is_valid_json_after_refusals(built):
     one_line_error(built("ask", "\udcff", "--json"), "invalid character")
     out = built("ask", TANKS, "--json")
     assert out.exit_code == 0 and "1,500" in json.loads(out.stdout)["text"]
+
+
+# -- the same through a real process (argv decoded by the OS) ------------------------------------
+@pytest.mark.slow
+def test_invalid_utf8_in_argv_is_one_line_from_the_real_command(seeds, tmp_path):
+    opts = ["--backend", "fake", "--seeds", str(seeds), "--index", str(tmp_path / "index")]
+    out = rag_process(*opts, "ask", b"how many tanks \xff?")  # `rag ask $'how many tanks \xff?'`
+    process_error(out, "invalid character at position 16")
+    assert out.stdout == "" and len(out.stderr.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_serve_on_a_busy_port_from_the_real_command(seeds, tmp_path):
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        out = rag_process("--backend", "fake", "--seeds", str(seeds), "--index", str(tmp_path / "index"),
+                          "serve", "--port", str(port), timeout=60)
+    process_error(out, "Address already in use")
+    assert len(out.stderr.splitlines()) == 1 and not (tmp_path / "index").exists()
