@@ -35,7 +35,7 @@ class Retriever:
                filters: Filters | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first, each with its (fused) score."""
         mode = check_mode(mode or self.mode)
-        if k < 1 or len(self.store) == 0:
+        if k < 1:  # an empty store returns no hits itself (len() would cost PostgreSQL a round trip)
             return []
         # a reranker rescoring its top `depth` needs that many candidates, whatever k is
         depth = max(k, self.reranker.depth) if rerank else k
