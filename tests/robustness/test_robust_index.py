@@ -75,13 +75,15 @@ def _extra_line(p: Path) -> None:
     p.write_bytes(p.read_bytes() + b'{"id": "ghost", "text": "a passage no vector has"}\n')
 
 
-def _other_dimension(lay: Layout, seg: Path) -> None:
-    """vectors.faiss replaced by one of another dimension, with the same row count and a valid checksum."""
+def _other_dimension(lay: Layout, seg: Path, rechecksum: bool = True) -> None:
+    """vectors.faiss replaced by one of another dimension with the same row count (and, if
+    ``rechecksum``, its checksum recorded: only the dimension check can catch it)."""
     n = faiss.read_index(str(seg / "vectors.faiss")).ntotal
     flat = faiss.IndexFlatIP(32)
     flat.add(np.eye(n, 32, dtype=np.float32))
     faiss.write_index(flat, str(seg / "vectors.faiss"))
-    lay.rechecksum(seg, "vectors.faiss")
+    if rechecksum:
+        lay.rechecksum(seg, "vectors.faiss")
 
 
 def _docs_of_another_shape(lay: Layout, seg: Path) -> None:
@@ -136,7 +138,12 @@ DAMAGES = [
     Damage("vectors empty", _seg_file("vectors.faiss", _zero)),
     Damage("vectors missing", _missing("vectors.faiss")),
     Damage("vectors flipped bytes", _seg_file("vectors.faiss", _flip), segment="first"),
-    Damage("vectors of another dimension", _other_dimension),
+    Damage("vectors of another dimension (copied in)", lambda lay, seg: _other_dimension(lay, seg, rechecksum=False),
+           segment="first"),
+    Damage("vectors of another dimension", _other_dimension,
+           defect="defect (rag/store, p10-scale c280ea9 'FAISS index read on first use'): a vectors.faiss of another "
+                  "dimension with a valid checksum passes `rag status` and `rag index` ('up to date'), then every "
+                  "ask/search says 'damaged ... run `rag index`', which does not repair it"),
     # BM25
     Damage("BM25 postings truncated", _seg_file("post_rows.npy", _truncate)),
     Damage("BM25 pointers truncated", _seg_file("post_ptr.npy", _truncate), segment="first"),
