@@ -21,6 +21,8 @@ for _name in [n for n in os.environ if n.startswith("RAG_") or n == "OPENAI_API_
 os.environ["RAG_CACHE_DIR"] = tempfile.mkdtemp(prefix="rag-test-cache-")
 atexit.register(shutil.rmtree, os.environ["RAG_CACHE_DIR"], ignore_errors=True)
 
+pytest_plugins = ["pg_server"]  # the real PostgreSQL server fixtures: pg_server, pg_url
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_2dc09e9634033631.txt"
 DEV = Path(__file__).resolve().parent / "dev.jsonl"

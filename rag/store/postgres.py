@@ -199,7 +199,8 @@ class PostgresStore(Store):
     def vectors_of(self, doc_id: str) -> np.ndarray:
         rows = self._select(doc_id, "embedding")
         dim = (self._state or {}).get("dim", 0)
-        return np.array([r[0] for r in rows], dtype=np.float32).reshape(len(rows), dim)
+        vecs = [r[0].to_numpy() if hasattr(r[0], "to_numpy") else r[0] for r in rows]
+        return np.array(vecs, dtype=np.float32).reshape(len(rows), dim)
 
     def __len__(self) -> int:
         state = self._live(refresh=True)
