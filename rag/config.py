@@ -65,6 +65,16 @@ class Settings:
     auth: str = field(default="", repr=False)  # "user:password" to require a login
     # where the index lives: "local" (the folder index_dir) or a postgresql:// URL
     store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
+    # PostgreSQL store: HNSW candidates examined per dense search (recall vs speed; >= the 100 candidates)
+    pg_ef_search: int = 200
+    # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
+    embed_device: str = "auto"
+    # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,
+    # else a cluster address for ray.init ("auto", "ray://head:10001"); workers, rows per batch, GPUs per worker
+    ray_address: str = ""
+    ray_concurrency: int = 2
+    ray_batch_size: int = 64
+    ray_num_gpus: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -79,6 +89,10 @@ class Settings:
             raise RagError("k must be at least 1")
         if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
             raise RagError("hybrid_weight must be between 0 and 1")
+        if self.ray_concurrency < 1 or self.ray_batch_size < 1 or self.ray_num_gpus < 0:
+            raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
+        if self.pg_ef_search < 1:
+            raise RagError("pg_ef_search must be at least 1")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

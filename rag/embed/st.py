@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import QUERY_RUNTIMES
 from . import EMBEDDERS, Kind
+from .device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,13 @@ def model_dim(model) -> int:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or local path ("" = the bundled MiniLM)."""
 
-    def __init__(self, model: str = "", device: str = "cpu", query_runtime: str = "onnx", **_: object) -> None:
+    def __init__(self, model: str = "", device: str = "auto", query_runtime: str = "onnx", **_: object) -> None:
         if query_runtime not in QUERY_RUNTIMES:
             raise ValueError(f"unknown query_runtime {query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
         self.model_name = model
         self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}"
-        self.device = device
-        self.query_runtime = query_runtime if device == "cpu" else "torch"
+        self.device = device  # "auto": CUDA when visible (rag.embed.device), resolved when the model loads
+        self.query_runtime = query_runtime if device in ("cpu", "auto") else "torch"
         self._model = None
         self._query_encoder = None
         self._lock = threading.Lock()
@@ -58,7 +59,7 @@ class SentenceTransformerEmbedder:
             bar = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
             try:
-                self._model = SentenceTransformer(path, device=self.device)
+                self._model = SentenceTransformer(path, device=pick_device(self.device))
             finally:
                 if bar:
                     hf_logging.enable_progress_bar()
