@@ -6,7 +6,6 @@ import re
 import threading
 from pathlib import Path
 
-from . import store
 from .answer import Answerer, answerer_names, get_answerer, stream_answer
 from .bm25 import Analyzer
 from .chunk import Chunker
@@ -16,6 +15,7 @@ from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
 from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
 from .retrieve import Retriever
+from .store import Store, open_store
 from .types import Answer, AnswerStream, Hit
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class Assistant:
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
+        self._store: Store | None = None
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.RLock()
 
@@ -60,7 +61,7 @@ class Assistant:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone."""
         with self._lock:
             found = read_seeds(self.settings.seeds_dir)
-            report = build_index(found.documents, self.settings.index_dir, embedder=self.embedder,
+            report = build_index(found.documents, self.store, embedder=self.embedder,
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped)
             if report.wrote or self._retriever is None:
@@ -72,9 +73,17 @@ class Assistant:
         """(Re)load the index from disk; fails if it is missing or was built with other settings."""
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
-            index = store.load_index(self.settings.index_dir, expect)
-            self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
+            self.store.check(expect)
+            self._retriever = Retriever(self.store, self.embedder, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
+
+    @property
+    def store(self) -> Store:
+        """The index's store (``Settings.store``), opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings)
+            return self._store
 
     def _reranker(self):
         if self.settings.reranker in ("", "none"):
@@ -91,11 +100,12 @@ class Assistant:
 
     def status(self) -> dict:
         """Documents, passages, model and build time of the live index."""
-        m = self.retriever.index.manifest
-        docs = m.get("documents", {})
+        m = self.retriever.store.manifest() or {}
+        docs = self.store.documents()
+        st = self.store.status()
         return {"documents": len(docs), "passages": m.get("passages", 0),
                 "model": m.get("embedder", {}).get("model_id"), "built_at": m.get("built_at"),
-                "index_dir": str(self.settings.index_dir),
+                "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:

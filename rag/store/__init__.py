@@ -8,9 +8,8 @@ from __future__ import annotations
 import importlib
 
 from ..errors import UnknownNameError
-from .base import (FORMAT_VERSION, REBUILD_HINT, STORES, DocPassages, Store,  # noqa: F401
+from .base import (FORMAT_VERSION, REBUILD_HINT, STORES, DocPassages, Store, check_manifest,  # noqa: F401
                    hits, hybrid_top, matches, parse_date, settings_part, store_label, top)
-from .folder import IndexData, check_manifest, current_path, load_index, read_manifest, write_index  # noqa: F401  (until local.py)
 
 # backend name -> module that registers it (imported on first use, so optional drivers stay optional)
 BACKEND_MODULES = {"local": "rag.store.local", "postgres": "rag.store.postgres"}

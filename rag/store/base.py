@@ -12,22 +12,27 @@ The contract every backend keeps (tests/test_store.py runs it against each one):
     ``embedder`` (``model_id``, ``dim``, ``max_tokens``), ``chunking``, ``bm25`` (analyzer
     params and ``k1``/``b``), ``tokenizer``, ``built_at``, ``skipped``, and the counts
     ``passages`` and ``documents``. It holds no per-document entries (at a million documents
-    that would make every change cost a million), see ``documents()``. Raises
-    IndexMissingError if the index exists but is damaged.
-``documents() -> dict[str, dict]``
-    ``{doc_id: {"hash", "title", "source", "passages"}}`` of the live documents, which the
-    indexer compares with the seeds folder to find what changed.
-``check(expect) -> None``
+    that would make every change cost a million), see ``documents()``. An index of an older
+    format gives its ``format_version`` (so the indexer rebuilds it); a damaged one gives what
+    can still be read (``check`` says it is damaged).
+``documents() -> Mapping[str, dict]``
+    ``{doc_id: {"hash", "title", "source", "passages"}}`` of the live documents that are
+    intact, which the indexer compares with the seeds folder to find what changed (so the
+    documents of a damaged part are embedded again).
+``check(expect=None, deep=False) -> None``
     Raise IndexMismatchError if the live index was built with other settings than
     ``expect`` (a dict of manifest keys, see :func:`check_manifest`) or another format, and
     IndexMissingError (whose message names ``rag index``, which repairs it) if it is missing
-    or damaged.
+    or damaged. ``deep`` verifies everything (e.g. every file's checksum), as ``rag index``
+    does before deciding what to reuse; without it only what is cheap at open.
 ``apply(manifest, upserts, deletes, *, full=False) -> None``
-    ONE atomic change: each :class:`DocPassages` in ``upserts`` replaces all passages of its
+    ONE atomic change: each :class:`DocPassages` in ``upserts`` (an iterable, consumed once,
+    so a large build can stream it batch by batch) replaces all passages of its
     document (or adds it), each id in ``deletes`` is removed, and the settings part of
     ``manifest`` (the keys listed above except the counts; ``format_version`` is the
     backend's) is recorded. A reader sees the whole change or none of it, and a crash at any
-    point leaves the previous state loadable. Work is in proportion to the change.
+    point leaves the previous state loadable. Work is in proportion to the change. Parts a
+    deep ``check`` found damaged are dropped (their documents come back as upserts).
     ``full=True`` starts from nothing: the new state holds exactly ``upserts`` (a change of
     model or chunking), built beside the old one and switched to in one step. Concurrent
     writers are serialised (the second waits, with a log message).
@@ -56,7 +61,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -104,13 +109,13 @@ class Store(ABC):
     def manifest(self) -> dict | None: ...
 
     @abstractmethod
-    def documents(self) -> dict[str, dict]: ...
+    def documents(self) -> Mapping[str, dict]: ...
 
     @abstractmethod
-    def check(self, expect: dict | None = None) -> None: ...
+    def check(self, expect: dict | None = None, deep: bool = False) -> None: ...
 
     @abstractmethod
-    def apply(self, manifest: dict, upserts: Sequence[DocPassages] = (), deletes: Sequence[str] = (),
+    def apply(self, manifest: dict, upserts: Iterable[DocPassages] = (), deletes: Sequence[str] = (),
               *, full: bool = False) -> None: ...
 
     @abstractmethod
