@@ -77,3 +77,9 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """URL of a fresh empty database on the session server, for the password role."""
     return pg_server.url(pg_server.create_database(), PW_USER, PW_PASSWORD)
+
+
+@pytest.fixture
+def postgres_url(pg_url) -> str:
+    """The ``<backend>_url`` fixture tests/test_store.py's contract test asks for."""
+    return pg_url

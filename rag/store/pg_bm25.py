@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 from psycopg import sql
 
-from ..bm25 import Analyzer
+from ..bm25 import Analyzer, term_counts, tf_weight
 from .pg_sql import SPARSE_DIM
 
 
@@ -32,18 +32,12 @@ def analyzer_of(bm25: dict | None) -> Analyzer:
 
 
 def analyze(texts: Sequence[str], analyzer: Analyzer) -> list[Analyzed]:
-    """Counts and lengths; an empty passage has length 1, like rag.bm25's placeholder token."""
+    """Counts and lengths (rag.bm25.term_counts: an empty passage has one placeholder token)."""
     out = []
     for t in texts:
-        tokens = analyzer(t)
-        out.append(Analyzed(Counter(tokens), len(tokens) or 1))
+        terms, counts = term_counts(analyzer, t)
+        out.append(Analyzed(Counter(dict(zip(terms, counts))), sum(counts)))
     return out
-
-
-def lengths(texts: Sequence[str], analyzer: Analyzer) -> list[int]:
-    """Passage lengths only (stemming maps words one to one, so it is skipped)."""
-    plain = Analyzer(stem=None, stopwords=analyzer.stopwords)
-    return [len(plain(t)) or 1 for t in texts]
 
 
 def query_terms(text: str, analyzer: Analyzer) -> tuple[list[str], list[int]]:
@@ -78,8 +72,7 @@ def rows(analyzed: Analyzed, ids: dict[str, int], k1: float, b: float, avgdl: fl
     pairs = sorted((ids[t], n) for t, n in analyzed.counts.items())
     tid = [i for i, _ in pairs]
     tf = np.array([n for _, n in pairs], dtype=np.float64)
-    norm = k1 * (1 - b + b * analyzed.dl / avgdl)
-    w = (tf / (tf + norm)).astype(np.float32)
+    w = tf_weight(tf, analyzed.dl, avgdl, k1, b).astype(np.float32)
     # sparsevec indices: SQL text form is 1-based (= term id), the Python class 0-based
     vec = SparseVector({i - 1: float(x) for i, x in zip(tid, w)}, SPARSE_DIM)
     return tid, [int(n) for n in tf], analyzed.dl, vec

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Sequence
+from typing import Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -132,14 +132,24 @@ class PostgresStore(Store):
             "SELECT doc_id, hash, title, source, passages FROM " + docs.as_string(self._conn)).fetchall())
         return {r[0]: {"hash": r[1], "title": r[2], "source": r[3], "passages": r[4]} for r in rows}
 
-    def check(self, expect: dict | None = None) -> None:
+    def check(self, expect: dict | None = None, deep: bool = False) -> None:
+        """The settings check; ``deep`` also counts the rows against the recorded totals."""
         manifest = self.manifest()
         if manifest is None:
             raise IndexMissingError(f"no index at {self.label}: {REBUILD_HINT}")
         check_manifest(manifest, expect or {})
         self._expect = expect
+        if deep:
+            t = names(self._state["gen"])
+            rows, docs = self._run("counting rows", lambda: self._conn.execute(
+                "SELECT (SELECT count(*) FROM " + t["passages"].as_string(self._conn) + "), "
+                "(SELECT count(*) FROM " + t["docs"].as_string(self._conn) + ")").fetchone())
+            if (rows, docs) != (manifest["passages"], manifest["documents"]):
+                raise IndexMissingError(f"the index at {self.label} is inconsistent ({rows} passages and "
+                                        f"{docs} documents, {manifest['passages']} and {manifest['documents']} "
+                                        f"recorded): {REBUILD_HINT}")
 
-    def apply(self, manifest: dict, upserts: Sequence[DocPassages] = (), deletes: Sequence[str] = (),
+    def apply(self, manifest: dict, upserts: Iterable[DocPassages] = (), deletes: Sequence[str] = (),
               *, full: bool = False) -> None:
         settings = settings_part(manifest)
 
