@@ -82,6 +82,8 @@ class Settings:
     ray_concurrency: int = 2
     ray_batch_size: int = 64
     ray_num_gpus: float = 0.0
+    # jobs of fewer passages are embedded in process (a Ray job's actors take seconds to start)
+    ray_min_passages: int = 256
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

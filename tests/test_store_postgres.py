@@ -290,3 +290,33 @@ def test_an_empty_database_has_no_index(pg_url):
     with pytest.raises(IndexMissingError, match="rag index"):
         store.check({})
     store.close()
+
+
+def test_rag_index_on_ray_into_postgres_then_search_and_status(pg_url, seeds, tmp_path):
+    """The whole path as a user runs it: `rag --store URL index --ray`, the real model, a local Ray cluster."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from pg_server import PW_PASSWORD
+
+    def rag(*args, store=pg_url):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_STORE": store, "RAG_RAY_MIN_PASSAGES": "1"}
+        return subprocess.run([sys.executable, "-m", "rag.cli", "--seeds", str(seeds), "-v", *args],
+                              capture_output=True, text=True, env=env, timeout=900)
+
+    built = rag("index", "--ray", "--ray-workers", "1")
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "6 documents" in built.stdout and "embedding" in built.stderr and "on Ray" in built.stderr
+    again = rag("index")
+    assert "index up to date" in again.stdout and "0 embedded" in again.stdout
+    status = rag("status")
+    assert "store: postgres at postgresql://" in status.stdout and "6 documents" in status.stdout
+    found = rag("search", "How many tanks did Russia produce in 2024?", "--json", "-k", "3")
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert len(hits) == 3 and any("tanks" in h["text"] for h in hits)
+    assert all(PW_PASSWORD not in out.stdout + out.stderr for out in (built, again, status, found))
+    down = rag("status", store=f"postgresql://rag_pw:{PW_PASSWORD}@127.0.0.1:9/rag")
+    assert down.returncode == 1 and down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
+    assert down.stderr.startswith("error: PostgreSQL at postgresql://127.0.0.1:9/rag") and PW_PASSWORD not in down.stderr

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 MIN_RAY_JOB = 256  # fewer passages than this are embedded in process (starting actors costs more)
+PASSAGES_PER_CALL = 20_000  # the indexer hands over this many per encode call: each call starts actors
 
 
 class PassageEncoder:
@@ -81,6 +82,7 @@ class RayEmbedder:
         self.concurrency, self.batch_size, self.num_gpus = int(concurrency), int(batch_size), float(num_gpus)
         self.min_job = min_job
         self.model_id = local.model_id
+        self.passages_per_call = PASSAGES_PER_CALL
 
     def __getattr__(self, name: str):  # dim, max_tokens, count_tokens... of the local embedder
         if name == "local":
@@ -135,10 +137,11 @@ class RayEmbedder:
 def ray_embedder(local: Embedder, settings, address: str | None = None) -> Embedder:
     """``local`` itself when Ray is off (no address in ``address`` or ``settings.ray_address``),
     else a RayEmbedder configured from ``settings`` (``ray_concurrency``, ``ray_batch_size``,
-    ``ray_num_gpus``, ``embed_device``)."""
-    address = address if address is not None else getattr(settings, "ray_address", "")
+    ``ray_num_gpus``, ``embed_device``, ``ray_min_passages``)."""
+    address = address if address is not None else settings.ray_address
     if not address:
         return local
     return RayEmbedder(local, backend=settings.embed_backend, model=settings.embed_model, address=address,
                        concurrency=settings.ray_concurrency, batch_size=settings.ray_batch_size,
-                       num_gpus=settings.ray_num_gpus, device=getattr(settings, "embed_device", "auto"))
+                       num_gpus=settings.ray_num_gpus, device=settings.embed_device,
+                       min_job=settings.ray_min_passages)
