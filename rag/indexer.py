@@ -105,21 +105,23 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
         except IndexMissingError as exc:
             report.repaired = str(exc).split(": run")[0]
             log.warning("%s; repairing it", report.repaired)
-    old_docs = {} if full else store.documents()
+    old = {} if full else store.hashes()
     todo: list[Document] = []
     for d in docs:
-        old = old_docs.get(d.id)
-        if old is None:
+        h = old.get(d.id)
+        if h is None:
             report.added.append(d.title)
             todo.append(d)
-        elif old["hash"] != d.content_hash:
+        elif h != d.content_hash:
             report.changed.append(d.title)
             todo.append(d)
         else:
             report.unchanged += 1
     new_ids = {d.id for d in docs}
-    gone = [i for i in old_docs if i not in new_ids]
-    report.removed = [old_docs[i]["title"] for i in gone]
+    gone = [i for i in old if i not in new_ids]
+    if gone:
+        info = store.documents()
+        report.removed = [info[i]["title"] for i in gone]
     if not report.wrote:
         report.passages = len(store)
         report.seconds = time.perf_counter() - t0

@@ -45,3 +45,19 @@ def test_real_model_every_mode_finds_the_evidence(seed_assistant, mode):
     assert any("Russia produced around 1,500 tanks in 2024" in h.chunk.text for h in hits)
     if mode == "hybrid":
         assert "Russia produced around 1,500 tanks in 2024" in hits[0].chunk.text
+
+
+def test_filters_reach_the_store_and_apply_before_ranking(retriever):
+    from rag.types import Filters
+
+    title = "Putin’s Economic Envoy Helped Break The Russian-US Impasse On Ukraine"
+    hits = retriever.search("Russia tanks artillery production", k=3, mode="hybrid", filters=Filters(article=title))
+    assert len(hits) == 3 and {h.chunk.title for h in hits} == {title}
+
+
+def test_bm25_needs_no_query_vector(retriever, fake_embedder):
+    fake_embedder.encoded.clear()
+    calls = []
+    real = fake_embedder.encode
+    fake_embedder.encode = lambda *a, **k: calls.append(a) or real(*a, **k)
+    assert retriever.search("Bruegel", k=1, mode="bm25") and calls == []

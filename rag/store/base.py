@@ -19,6 +19,9 @@ The contract every backend keeps (tests/test_store.py runs it against each one):
     ``{doc_id: {"hash", "title", "source", "passages"}}`` of the live documents that are
     intact, which the indexer compares with the seeds folder to find what changed (so the
     documents of a damaged part are embedded again).
+``hashes() -> dict[str, str]``
+    ``{doc_id: hash}`` of the same documents: all the indexer needs to find what changed
+    (a default from ``documents()`` is given; backends make it fast).
 ``check(expect=None, deep=False) -> None``
     Raise IndexMismatchError if the live index was built with other settings than
     ``expect`` (a dict of manifest keys, see :func:`check_manifest`) or another format, and
@@ -110,6 +113,9 @@ class Store(ABC):
 
     @abstractmethod
     def documents(self) -> Mapping[str, dict]: ...
+
+    def hashes(self) -> dict[str, str]:
+        return {doc_id: info["hash"] for doc_id, info in self.documents().items()}
 
     @abstractmethod
     def check(self, expect: dict | None = None, deep: bool = False) -> None: ...

@@ -50,8 +50,8 @@ class PostingsBuilder:
         tids = np.repeat(tid_of, np.diff(part.ptr))
         rows = remap[part.rows]
         ok = rows >= 0
-        self._tids.append(tids[ok])
-        self._rows.append(rows[ok])
+        self._tids.append(tids[ok].astype(np.int32))
+        self._rows.append(rows[ok].astype(np.int32))
         self._tfs.append(np.asarray(part.tfs)[ok])
         self.doclen.append(np.asarray(part.doclen)[keep])
         self.rows += len(keep)
@@ -59,9 +59,9 @@ class PostingsBuilder:
     def _flush(self) -> None:
         tids, rows, tfs, dls = self._pending
         if tids:
-            self._tids.append(np.array(tids, np.int64))
-            self._rows.append(np.array(rows, np.int64))
-            self._tfs.append(np.array(tfs, np.int64))
+            self._tids.append(np.array(tids, np.int32))
+            self._rows.append(np.array(rows, np.int32))
+            self._tfs.append(np.minimum(np.array(tfs, np.int64), 65535).astype(np.uint16))
         if dls:
             self.doclen.append(np.array(dls, np.int32))
         self._pending = ([], [], [], [])
@@ -69,18 +69,22 @@ class PostingsBuilder:
     def save(self, folder: Path) -> int:
         """Write the files; returns the total number of terms (for avgdl)."""
         self._flush()
-        tids = np.concatenate(self._tids) if self._tids else np.zeros(0, np.int64)
+        tids = np.concatenate(self._tids) if self._tids else np.zeros(0, np.int32)
+        self._tids = []
         order = np.argsort(tids, kind="stable")  # rows were appended in ascending order
         counts = np.bincount(tids, minlength=len(self.vocab))
+        del tids
         ptr = np.zeros(len(self.vocab) + 1, np.int64)
         np.cumsum(counts, out=ptr[1:])
-        rows = np.concatenate(self._rows)[order] if self._rows else np.zeros(0)
-        tfs = np.concatenate(self._tfs)[order] if self._tfs else np.zeros(0)
+        rows = np.concatenate(self._rows)[order] if self._rows else np.zeros(0, np.int32)
+        self._rows = []
+        tfs = np.concatenate(self._tfs)[order] if self._tfs else np.zeros(0, np.uint16)
+        self._tfs = []
         doclen = np.concatenate(self.doclen) if self.doclen else np.zeros(0, np.int32)
         (folder / "terms.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8")
         np.save(folder / "post_ptr.npy", ptr)
-        np.save(folder / "post_rows.npy", rows.astype(np.int32))
-        np.save(folder / "post_tf.npy", np.minimum(tfs, 65535).astype(np.uint16))
+        np.save(folder / "post_rows.npy", rows.astype(np.int32, copy=False))
+        np.save(folder / "post_tf.npy", tfs.astype(np.uint16, copy=False))
         np.save(folder / "doclen.npy", doclen.astype(np.int32))
         return int(doclen.sum())
 
