@@ -173,6 +173,7 @@ def test_a_reader_never_sees_half_a_change(pg, pg_url, seed_docs, emb, monkeypat
     t.join(30)
     assert [c.text for c in pg.chunks_of(target.doc_id)] == [c.text for c in new.chunks]
     assert seed_docs[2].doc_id not in pg.documents()
+    assert pg.hashes() == {k: v["hash"] for k, v in pg.documents().items()} and pg.hashes()[target.doc_id] == "new"
     assert len(pg) == sum(len(u.chunks) for u in seed_docs if u.doc_id not in
                           (target.doc_id, seed_docs[2].doc_id)) + 2
     writer.close()
