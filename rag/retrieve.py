@@ -40,7 +40,7 @@ class Retriever:
         mode = mode or self.mode
         if mode not in MODES:
             raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
-        if k < 1 or len(self.store) == 0:
+        if k < 1:  # an empty store returns no hits itself (len() would cost PostgreSQL a round trip)
             return []
         # a reranker rescoring its top `depth` needs that many candidates, whatever k is
         depth = max(k, getattr(self.reranker, "depth", k)) if (rerank and self.reranker) else k
