@@ -321,3 +321,15 @@ def test_rag_index_on_ray_into_postgres_then_search_and_status(pg_url, seeds, tm
     down = rag("status", store=f"postgresql://rag_pw:{PW_PASSWORD}@127.0.0.1:9/rag")
     assert down.returncode == 1 and down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
     assert down.stderr.startswith("error: PostgreSQL at postgresql://127.0.0.1:9/rag") and PW_PASSWORD not in down.stderr
+
+
+def test_a_dropped_connection_is_reopened_for_reads(pg, pg_server, emb):
+    import psycopg
+
+    qv = emb.encode(["drone"], "query")[0]
+    before = [h.chunk.id for h in pg.search(qv, "drone", 3)]
+    pid = pg._conn.info.backend_pid
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:  # as a server restart would
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert [h.chunk.id for h in pg.search(qv, "drone", 3)] == before
+    assert pg._conn.info.backend_pid != pid

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x72616721  # pg_advisory_xact_lock key of index writers ("rag!")
 OPTIONS = ("ef_search", "connect_timeout")
+WRITING = "writing the index"
 
 
 class PostgresStore(Store):
@@ -56,22 +57,47 @@ class PostgresStore(Store):
         return PostgresError(f"PostgreSQL at {self.label}: {doing} failed: {self._scrub(exc)}")
 
     def _run(self, doing: str, fn):
-        """Run ``fn()`` under the lock, turning driver errors into one scrubbed line; a reader
-        whose generation was replaced by another process's rebuild reloads and retries once."""
+        """Run ``fn()`` under the lock; driver errors become one scrubbed line. A connection the
+        server dropped (restart, failover) is opened again and ``fn`` retried once, unless it wrote."""
         import psycopg
 
         with self._lock:
             for attempt in (0, 1):
                 try:
                     return fn()
-                except psycopg.errors.UndefinedTable:
-                    if attempt:
-                        raise IndexMissingError(f"the index at {self.label} is gone: {REBUILD_HINT}") from None
-                    self._state = None
-                    if self._expect is not None:
-                        self.check(self._expect)
+                except psycopg.errors.UndefinedTable as exc:
+                    if doing == WRITING:
+                        raise self._error(exc, doing) from None
+                    raise  # _read reloads the generation
+                except psycopg.OperationalError as exc:
+                    if attempt or not self._conn.broken or doing == WRITING:
+                        raise self._error(exc, doing) from None
+                    log.warning("lost the connection to %s: reconnecting", self.label)
+                    self._conn = connect(self._url, self.label, self._secret, self.ef_search, 5)
                 except psycopg.Error as exc:
                     raise self._error(exc, doing) from None
+
+    def _read(self, doing: str, fn, default=None, refresh: bool = False):
+        """``fn(state)`` on the live generation (``default`` when there is none). When another
+        process's rebuild replaced that generation, reload it (checking the settings asked for
+        before) and retry once."""
+        import psycopg
+
+        for attempt in (0, 1):
+            state = self._live(refresh=refresh or attempt > 0)
+            if state is None:
+                return default
+            try:
+                return self._run(doing, lambda: fn(state))
+            except psycopg.errors.UndefinedTable:
+                if attempt:
+                    raise IndexMissingError(f"the index at {self.label} is gone: {REBUILD_HINT}") from None
+                self._state = None
+                if self._expect is not None:
+                    self.check(self._expect)
+
+    def _table(self, state: dict, kind: str) -> str:
+        return names(state["gen"])[kind].as_string(self._conn)
 
     def _live(self, refresh: bool = False) -> dict | None:
         if self._state is None or refresh:
@@ -87,26 +113,19 @@ class PostgresStore(Store):
                 "documents": int(state["documents"])}
 
     def documents(self) -> dict[str, dict]:
-        state = self._live(refresh=True)
-        if state is None:
-            return {}
-        docs = names(state["gen"])["docs"]
-        rows = self._run("listing documents", lambda: self._conn.execute(
-            "SELECT doc_id, hash, title, source, passages FROM " + docs.as_string(self._conn)).fetchall())
+        rows = self._read("listing documents", lambda st: self._conn.execute(
+            "SELECT doc_id, hash, title, source, passages FROM " + self._table(st, "docs")).fetchall(),
+            default=[], refresh=True)
         return {r[0]: {"hash": r[1], "title": r[2], "source": r[3], "passages": r[4]} for r in rows}
 
     def hashes(self) -> dict[str, str]:
         """``{doc_id: hash}``, streamed with binary COPY (a million rows in about a second)."""
-        state = self._live(refresh=True)
-        if state is None:
-            return {}
-        docs = names(state["gen"])["docs"].as_string(self._conn)
-
-        def read():
-            with self._conn.cursor().copy(f"COPY (SELECT doc_id, hash FROM {docs}) TO STDOUT (FORMAT BINARY)") as cp:
+        def read(st):
+            sql = f"COPY (SELECT doc_id, hash FROM {self._table(st, 'docs')}) TO STDOUT (FORMAT BINARY)"
+            with self._conn.cursor().copy(sql) as cp:
                 cp.set_types(["text", "text"])
                 return dict(cp.rows())
-        return self._run("listing documents", read)
+        return self._read("listing documents", read, default={}, refresh=True)
 
     def check(self, expect: dict | None = None, deep: bool = False) -> None:
         """The settings check; ``deep`` also counts the rows against the recorded totals."""
@@ -116,10 +135,9 @@ class PostgresStore(Store):
         check_manifest(manifest, expect or {})
         self._expect = expect
         if deep:
-            t = names(self._state["gen"])
-            rows, docs = self._run("counting rows", lambda: self._conn.execute(
-                "SELECT (SELECT count(*) FROM " + t["passages"].as_string(self._conn) + "), "
-                "(SELECT count(*) FROM " + t["docs"].as_string(self._conn) + ")").fetchone())
+            rows, docs = self._read("counting rows", lambda st: self._conn.execute(
+                f"SELECT (SELECT count(*) FROM {self._table(st, 'passages')}), "
+                f"(SELECT count(*) FROM {self._table(st, 'docs')})").fetchone())
             if (rows, docs) != (manifest["passages"], manifest["documents"]):
                 raise IndexMissingError(f"the index at {self.label} is inconsistent ({rows} passages and "
                                         f"{docs} documents, {manifest['passages']} and {manifest['documents']} "
@@ -139,22 +157,24 @@ class PostgresStore(Store):
                     build_generation(self._conn, state, settings, upserts)
                 else:
                     apply_change(self._conn, state, settings, upserts, deletes)
-        self._run("writing the index", write)
+        self._run(WRITING, write)
         self._state = None
 
     def search(self, query_vec: np.ndarray | None, query_text: str, k: int, mode: str = "hybrid",
                weight: float = 0.5, filters: Filters | None = None, candidates: int = 100) -> list[Hit]:
-        state = self._live()
-        if state is None or k < 1 or state["n"] == 0:
+        if k < 1:
             return []
-        stmt, params = search_sql(state["gen"], mode, filters)
-        params["cand"] = max(candidates, k)
+        params = {"cand": max(candidates, k)}
         if mode != "bm25":
             params["q_vec"] = np.asarray(query_vec, dtype=np.float32).reshape(-1)
-        if mode != "dense":
-            terms, counts = query_terms(query_text, analyzer_of(state["settings"].get("bm25")))
-            params.update(q_terms=terms, q_counts=counts)
-        rows = self._run("searching", lambda: self._conn.execute(stmt, params).fetchall())
+
+        def run(state):
+            if mode != "dense":
+                terms, counts = query_terms(query_text, analyzer_of(state["settings"].get("bm25")))
+                params.update(q_terms=terms, q_counts=counts)
+            stmt, fparams = search_sql(state["gen"], mode, filters)
+            return self._conn.execute(stmt, {**params, **fparams}).fetchall()
+        rows = self._read("searching", run, default=[])
         if not rows:
             return []
         pids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -172,12 +192,9 @@ class PostgresStore(Store):
         return hits([by_pid[int(i)] for i in ids], scores)
 
     def _select(self, doc_id: str, columns: str):
-        state = self._live()
-        if state is None:
-            return []
-        table = names(state["gen"])["passages"].as_string(self._conn)
-        return self._run("reading passages", lambda: self._conn.execute(
-            f"SELECT {columns} FROM {table} WHERE doc_id = %s ORDER BY ord", (doc_id,)).fetchall())
+        return self._read("reading passages", lambda st: self._conn.execute(
+            f"SELECT {columns} FROM {self._table(st, 'passages')} WHERE doc_id = %s ORDER BY ord",
+            (doc_id,)).fetchall(), default=[])
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         return [_chunk(r) for r in self._select(doc_id, ", ".join(f'"{c}"' for c in CHUNK_COLUMNS))]
