@@ -65,6 +65,9 @@ class ZipfBagEmbedder:
         rng = np.random.default_rng(2)
         self.W = rng.standard_normal((len(words) + 1, DIM)).astype(np.float32)
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
     def encode(self, texts, kind="passage", *, batch_size=32, progress=False) -> np.ndarray:
         rows, cols = [], []
         for r, t in enumerate(texts):
@@ -139,10 +142,15 @@ def run_size(n_passages: int, store_value: str, work: Path, words, emb, settings
         return build_index(ds, s or store, embedder=emb, chunker=chunker)
     res["full_build_s"], rep = timed(lambda: build(docs))
     res["passages"] = rep.passages
+    res["build_process_peak_rss_mb"] = vm_hwm_mb()  # includes the generated documents
     print(f"[{n_passages}] full build: {rep.passages} passages in {res['full_build_s']:.1f}s", flush=True)
     extra = make_docs(1, words, seed=77, start=n_docs)[0]
     res["add_one_s"], rep = timed(lambda: build(docs + [extra]))
     assert rep.added and rep.embedded
+    extra_b = make_docs(1, words, seed=79, start=n_docs + 20)[0]
+    res["add_another_s"], rep = timed(lambda: build(docs + [extra, extra_b]))
+    assert rep.added and rep.embedded
+    build(docs + [extra])
     changed = replace(extra, text=extra.text + " Zuzu.", end=len(extra.text) + 6, content_hash="changed")
     res["change_one_s"], rep = timed(lambda: build(docs + [changed]))
     assert rep.changed
@@ -243,7 +251,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/rag-scale"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results-scale.json")
     ap.add_argument("--ann-threshold", type=int, default=Settings().ann_threshold)
-    ap.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--keep", action="store_true", help="keep the built indexes in --work")
+    ap.add_argument("--probe", nargs=3, metavar=("STORE", "INDEX_DIR", "QUERIES"),
+                    help="only measure a built index in this process (open, search, memory, recall)")
     args = ap.parse_args()
     if args.probe:
         return probe(*args.probe)
@@ -255,7 +265,8 @@ def main() -> None:
         key = f"{args.store.split('://')[0]}-{n}"
         results[key] = run_size(n, args.store, args.work, words, emb, {"ann_threshold": args.ann_threshold})
         args.out.write_text(json.dumps(results, indent=2))
-        shutil.rmtree(args.work / f"index-{n}", ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(args.work / f"index-{n}", ignore_errors=True)
 
 
 if __name__ == "__main__":

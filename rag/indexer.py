@@ -135,7 +135,7 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
     new_manifest = {
         **expect,
         "embedder": {**expect["embedder"], "dim": int(dim or embedder.dim),
-                     "max_tokens": getattr(embedder, "max_tokens", None)},
+                     "max_tokens": embedder.max_tokens or None},
         "tokenizer": f"tiktoken:{chunker.encoding}",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "skipped": [list(s) for s in skipped],
@@ -187,9 +187,8 @@ def _check_unique(docs: Sequence[Document]) -> None:
 
 def _fits(embedder: Embedder, title: str):
     """A check that a passage under its title fits the embedder's own token limit, if it has one."""
-    count = getattr(embedder, "count_tokens", None)
-    limit = getattr(embedder, "max_tokens", None)
-    if count is None or not limit:
+    count, limit = embedder.count_tokens, embedder.max_tokens
+    if not limit:
         return None
 
     def fits(text: str) -> bool:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import logging
 
-from .config import MODES
+from .config import check_mode
 from .embed import Embedder
-from .errors import RagError
-from .rerank import Reranker
+from .rerank import NoReranker, Reranker
 from .store import Store
 from .types import Filters, Hit
 
@@ -18,18 +17,16 @@ log = logging.getLogger(__name__)
 
 
 class Retriever:
-    """Finds the passages of ``store`` that best match a query."""
+    """Finds the passages of ``store`` that best match a query (``reranker`` None = "none")."""
 
     def __init__(self, store: Store, embedder: Embedder, *, mode: str = "hybrid",
                  weight: float = 0.5, candidates: int = 100, reranker: Reranker | None = None) -> None:
-        if mode not in MODES:
-            raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        self.mode = check_mode(mode)
         self.store = store
         self.embedder = embedder
-        self.mode = mode
         self.weight = weight
         self.candidates = candidates
-        self.reranker = reranker
+        self.reranker: Reranker = reranker if reranker is not None else NoReranker()
 
     def __len__(self) -> int:
         return len(self.store)
@@ -37,15 +34,13 @@ class Retriever:
     def search(self, query: str, k: int = 5, mode: str | None = None, rerank: bool = True,
                filters: Filters | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first, each with its (fused) score."""
-        mode = mode or self.mode
-        if mode not in MODES:
-            raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        mode = check_mode(mode or self.mode)
         if k < 1:  # an empty store returns no hits itself (len() would cost PostgreSQL a round trip)
             return []
         # a reranker rescoring its top `depth` needs that many candidates, whatever k is
-        depth = max(k, getattr(self.reranker, "depth", k)) if (rerank and self.reranker) else k
+        depth = max(k, self.reranker.depth) if rerank else k
         q = None if mode == "bm25" else self.embedder.encode([query], "query")[0]
         hits = self.store.search(q, query, depth, mode, self.weight, filters, self.candidates)
-        if rerank and self.reranker is not None and hits:
+        if rerank and hits:
             hits = self.reranker.rerank(query, hits)
         return hits[:k]

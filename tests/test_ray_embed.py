@@ -32,6 +32,7 @@ def cuda(monkeypatch):
     return set_available
 
 
+@pytest.mark.slow  # imports torch
 def test_auto_device_is_cuda_only_when_torch_sees_one(cuda):
     cuda(True)
     assert device_mod.pick_device("auto") == "cuda" and device_mod.pick_device("cuda:1") == "cuda:1"
@@ -44,6 +45,7 @@ def test_auto_device_is_cuda_only_when_torch_sees_one(cuda):
         device_mod.pick_device("tpu")
 
 
+@pytest.mark.slow  # imports sentence-transformers (the model itself is not loaded)
 @pytest.mark.parametrize("visible, want", [(True, "cuda"), (False, "cpu")])
 def test_sentence_transformers_loads_on_the_gpu_when_visible(cuda, monkeypatch, visible, want):
     import sentence_transformers
@@ -84,7 +86,7 @@ def ray_cluster():
 
 @pytest.fixture(scope="module")
 def seed_texts():
-    from conftest import SEED
+    from helpers import SEED
     import shutil
     import tempfile
     from pathlib import Path

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FakeEmbedder
+from helpers import SEED, FakeEmbedder
 from rag.bm25 import BM25Index
 from rag.chunk import Chunker, index_text
 from rag.config import Settings
@@ -41,8 +41,6 @@ def store(settings):
 
 @pytest.fixture(scope="module")
 def docs():
-    from conftest import SEED
-
     return sorted(read_seeds(SEED.parent).documents, key=lambda d: d.id)
 
 

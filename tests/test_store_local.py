@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from rag.chunk import Chunker
 from rag.errors import IndexMismatchError, IndexMissingError
 from rag.indexer import build_index
@@ -111,7 +111,7 @@ KILLER = """
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
-from conftest import FakeEmbedder
+from helpers import FakeEmbedder
 from rag.chunk import Chunker
 from rag.indexer import build_index
 from rag.ingest import read_seeds
@@ -277,3 +277,24 @@ def test_large_segments_get_an_hnsw_index_with_high_recall(seeds, tmp_path, fake
         want = {h.chunk.id for h in exact.search(q, text, 10, "dense")}
         recall.append(len(want & {h.chunk.id for h in approx.search(q, text, 10, "dense")}) / 10)
     assert np.mean(recall) >= 0.95
+
+
+def test_a_full_disk_says_so_and_leaves_the_index_as_it_was(seeds, tmp_path, fake_embedder, monkeypatch):
+    import errno
+
+    from rag.errors import RagError
+    from rag.store.segment import SegmentWriter
+
+    ix = tmp_path / "ix"
+    _build(seeds, ix, fake_embedder)
+    (seeds / "late.txt").write_text("Late news\n\nSomething happened late.", encoding="utf-8")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(SegmentWriter, "finish", full)
+    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
+        _build(seeds, ix, fake_embedder)
+    monkeypatch.undo()
+    store = LocalStore(ix)
+    store.check()
+    assert "late.txt" not in store.documents() and not [p for p in ix.iterdir() if p.name.endswith(".partial")]

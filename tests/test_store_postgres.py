@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import FakeEmbedder
+from helpers import FakeEmbedder
 from rag.bm25 import Analyzer, BM25Index
 from rag.chunk import Chunker, index_text
 from rag.config import Settings

@@ -130,7 +130,7 @@ def _cross_encoder():
     global _CE
     if _CE is None:
         try:
-            from ..rerank import CrossEncoderScorer
+            from ..onnx_runtime import CrossEncoderScorer
 
             _CE = CrossEncoderScorer()
         except (ImportError, FileNotFoundError) as exc:

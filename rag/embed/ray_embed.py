@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import RagError
-from . import Embedder, Kind, get_embedder
+from . import EMBEDDERS, Embedder, Kind, _load_builtins
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,11 @@ class PassageEncoder:
             import torch
 
             torch.set_num_threads(threads)
-        # torch for passages, as the single-process path uses for index builds
-        self.embedder = get_embedder(backend, model, query_runtime="torch", device=device,
-                                     threads=threads or None)
+        # torch for passages, as the single-process path uses for index builds; the options the
+        # backend takes (the registry is strict: onnx has no device)
+        _load_builtins()
+        self.embedder = EMBEDDERS.create_from(
+            backend, {"query_runtime": "torch", "device": device, "threads": threads or None}, model=model)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vecs = self.embedder.encode([str(t) for t in batch["text"]], "passage", batch_size=len(batch["text"]))

@@ -146,6 +146,13 @@ class LocalStore(Store):
     # -- writing -------------------------------------------------------------------------------
     def apply(self, manifest: dict, upserts: Iterable[DocPassages] = (), deletes: Sequence[str] = (),
               *, full: bool = False) -> None:
+        try:
+            self._apply(manifest, upserts, deletes, full)
+        except OSError as exc:  # a full disk, a read-only folder: say so; nothing was switched
+            raise RagError(f"cannot write the index in {self.path} ({exc.strerror or exc}): "
+                           "the previous index is unchanged") from None
+
+    def _apply(self, manifest: dict, upserts: Iterable[DocPassages], deletes: Sequence[str], full: bool) -> None:
         settings = settings_part(manifest)
         bm25 = settings.get("bm25") or {}
         settings["bm25"] = {**bm25, "k1": K1, "b": B}
@@ -169,6 +176,8 @@ class LocalStore(Store):
                     writer = writer or SegmentWriter(self.path, dim, analyzer)
                     writer.add(doc)
                 new = writer.finish(self.ann) if writer else None
+                if new:
+                    self._deep_checked.add(new["name"])  # just written and checksummed
             except BaseException:
                 if writer:
                     writer.abort()
@@ -178,7 +187,11 @@ class LocalStore(Store):
                     state.tombstone(doc_id, metas)
             metas = [m for m in metas if m["name"] not in retired] + ([new] if new else [])
             self._commit(state, settings, metas, retired)
-            self._merge(settings)
+            try:
+                self._merge(settings)
+            except OSError as exc:
+                log.warning("merging segments failed (%s); the index is complete, merging is retried "
+                            "after the next change", exc.strerror or exc)
 
     def _commit(self, state: State, settings: dict, metas: list[dict], retired: dict) -> None:
         number = state.generation + 1
@@ -200,6 +213,7 @@ class LocalStore(Store):
                 for name in names:
                     writer.add_live_rows(state.segment(name), state.live(name), state.dead(name))
                 new = writer.finish(self.ann)
+                self._deep_checked.add(new["name"])
             except BaseException:
                 writer.abort()
                 raise

@@ -201,9 +201,12 @@ def load_state(path: Path, opened: dict[str, Segment], ann: AnnParams, previous:
         if gen["format_version"] != FORMAT_VERSION:
             return State(stamp, None, [], legacy={**gen.get("settings", {}), "format_version": gen["format_version"]})
         segments, dropped = [], []
+        dim = (gen["settings"].get("embedder") or {}).get("dim")
         for meta in gen["segments"]:
             try:
                 seg = opened.get(meta["name"]) or Segment(path / meta["name"], meta)
+                if seg.index.d != dim:
+                    raise ValueError(f"its vectors have {seg.index.d} dimensions, the index {dim}")
                 segments.append(seg)
             except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS could not read it
                 problem = problem or f"{meta['name']}: {exc}"
