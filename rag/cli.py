@@ -151,7 +151,7 @@ def search(ctx, question, k, mode, as_json):
     a = _open(ctx)
     for h in a.search(question, k=k, mode=mode):
         if as_json:
-            click.echo(json.dumps({"rank": h.rank, "score": h.score, **h.chunk.to_dict()}, ensure_ascii=False))
+            click.echo(json.dumps(h.to_dict(), ensure_ascii=False))
         else:
             click.echo(_hit_block(h))
 

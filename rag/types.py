@@ -95,6 +95,10 @@ class Hit:
     score: float
     rank: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """``{rank, score, <the passage's fields>}``: ``rag search --json`` and an answer's hits."""
+        return {"rank": self.rank, "score": float(self.score), **_passage_dict(self.chunk)}
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -155,7 +159,7 @@ class Answer:
             "notice": self.notice,
             "unsupported": list(self.unsupported),
             "citations": [c.to_dict() for c in self.citations],
-            "hits": [{"rank": h.rank, "score": float(h.score), **_passage_dict(h.chunk)} for h in self.hits],
+            "hits": [h.to_dict() for h in self.hits],
         }
 
 

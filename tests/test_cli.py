@@ -97,7 +97,7 @@ def test_search_json_lines_are_ranked_hits(rag):
     out = rag("search", "--json", "-k", "2", "Bruegel report deterrence")
     assert out.exit_code == 0, out.output
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["rank"] for r in rows] == [1, 2] and "Bruegel" in rows[0]["text"]
+    assert [r["rank"] for r in rows] == [1, 2] and "Bruegel" in rows[0]["passage"]
     assert rows[0]["score"] >= rows[1]["score"]
 
 

@@ -34,7 +34,3 @@ def llm_answerer(settings: Settings | None = None, embedder=None) -> Answerer:
 
 def _load_builtins() -> None:
     from . import extractive  # noqa: F401  (registers "extractive"; it imports ANSWERERS from here)
-
-    # transitional (issue 9): until ExtractiveAnswerer derives from WholeAnswerer in its rewrite
-    if not hasattr(extractive.ExtractiveAnswerer, "stream"):
-        extractive.ExtractiveAnswerer.stream = WholeAnswerer.stream

@@ -22,14 +22,14 @@ import numpy as np
 from ..bm25 import Analyzer
 from ..chunk import sentence_spans
 from ..types import Answer, Citation, Hit
-from . import ANSWERERS
+from .base import ANSWERERS, WholeAnswerer
 
 log = logging.getLogger(__name__)
 NOT_FOUND = "The articles do not say. The closest passages are listed below."
 
 
 @ANSWERERS.register("extractive")
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(WholeAnswerer):
     """Quotes the best sentence (and a close runner-up) from the passages, with [n] citations."""
 
     name = "extractive"
@@ -37,7 +37,7 @@ class ExtractiveAnswerer:
     def __init__(self, settings=None, embedder=None, *, passages: int = 5, threshold: float = 0.42,
                  dense_weight: float = 0.4, runner_up: float = 0.03, context: float = 0.5,
                  type_bonus: float = 0.1, gate: str = "cross-encoder", gate_threshold: float = -0.6,
-                 gate_candidates: int = 8, **_: object) -> None:
+                 gate_candidates: int = 8) -> None:
         self.embedder = embedder
         self.passages = passages
         self.threshold = threshold
