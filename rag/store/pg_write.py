@@ -17,7 +17,7 @@ from ..bm25 import B, K1
 from ..chunk import index_text
 from .base import DocPassages, parse_date
 from .pg_bm25 import add_df, analyze, analyzer_of, rows, term_ids
-from .pg_sql import (INSERT_COLUMNS, REWEIGHT_DRIFT, STATE_DDL, delete_docs_sql, drop_generation,
+from .pg_sql import (INSERT_COLUMNS, KW_COLUMNS, REWEIGHT_DRIFT, STATE_DDL, delete_docs_sql, drop_generation,
                      generation_ddl, names, reweight_sql)
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,13 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
     t = names(gen)
     analyzer = analyzer_of(settings.get("bm25"))
     k1, b = _bm25_params(settings)
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(
-        t["passages"], sql.SQL(", ").join(map(sql.Identifier, INSERT_COLUMNS)))
-    types = ["text"] * 3 + ["int4", "int4"] + ["text"] * 2 + ["text[]", "text", "text", "int4", "date",
-                                                                 "vector", "int4[]", "int4[]", "int4", "sparsevec"]
+    copy_sql, copy_kw = (sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(
+        t[table], sql.SQL(", ").join(map(sql.Identifier, cols))) for table, cols in
+        (("passages", INSERT_COLUMNS), ("kw", KW_COLUMNS)))
+    types = ["int8"] + ["text"] * 3 + ["int4", "int4"] + ["text"] * 2 + [
+        "text[]", "text", "text", "int4", "date", "vector", "int4[]", "int4[]", "int4"]
+    next_pids = sql.SQL("SELECT nextval(pg_get_serial_sequence({}, 'pid')) FROM generate_series(1, %s)").format(
+        sql.Literal(t["passages"].as_string(conn)))
     docs_sql = sql.SQL("INSERT INTO {} (doc_id, hash, title, source, passages) SELECT * FROM "
                        "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[])").format(t["docs"])
     totals = [0, 0, 0]
@@ -75,14 +78,21 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
             avgdl = (sum(a.dl for a in analyzed) / len(analyzed)) if analyzed else 1.0
         ids = term_ids(conn, t["terms"], {term for a in analyzed for term in a.counts})
         add_df(conn, t["terms"], Counter(ids[term] for a in analyzed for term in a.counts))
+        pids = [r[0] for r in conn.execute(next_pids, (len(batch),))] if batch else []
+        weights = []
         with conn.cursor().copy(copy_sql) as copy:
             copy.set_types(types)
-            for (u, i), a in zip(batch, analyzed):
+            for pid, (u, i), a in zip(pids, batch, analyzed):
                 c = u.chunks[i]
                 tid, tf, dl, vec = rows(a, ids, k1, b, avgdl)
-                copy.write_row((c.id, c.doc_id, c.text, c.start, c.end, c.title, c.source, list(c.authors),
-                                c.outlet, c.date, i, parse_date(c.date), u.vectors[i], tid, tf, dl, vec))
+                copy.write_row((pid, c.id, c.doc_id, c.text, c.start, c.end, c.title, c.source, list(c.authors),
+                                c.outlet, c.date, i, parse_date(c.date), u.vectors[i], tid, tf, dl))
+                weights.append((pid, tid, vec))
                 totals[1] += dl
+        with conn.cursor().copy(copy_kw) as copy:
+            copy.set_types(["int8", "int4[]", "sparsevec"])
+            for row in weights:
+                copy.write_row(row)
         if docs:
             conn.execute(docs_sql, ([u.doc_id for u in docs], [u.hash for u in docs], [u.title for u in docs],
                                     [u.source for u in docs], [len(u.chunks) for u in docs]))
