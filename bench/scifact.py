@@ -9,7 +9,7 @@ hybrid per embedder, each with and without the cross-encoder reranker), embeddin
 throughput against the raw model, search latency, build / incremental / no-op rebuild
 times, peak memory of a process that loads the index and answers queries, and the
 latency of ``Assistant.ask`` in the default configuration. Metrics follow BEIR
-(trec_eval ``ndcg_cut_10`` and ``recall_100``), written out here without pytrec_eval.
+(trec_eval ``ndcg_cut_10`` and ``recall_100``), written out in ``bench/beir.py`` without pytrec_eval.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import argparse
 import gc
 import json
 import logging
-import math
 import os
 import shutil
 import statistics
@@ -44,60 +43,24 @@ from rag.ingest import content_hash  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 from rag.types import Document  # noqa: E402
 
+from bench.beir import (doc_scores, load_corpus, load_qrels, load_queries, mean_metric,  # noqa: E402
+                        ndcg_at, recall_at)
+
 log = logging.getLogger("bench.scifact")
 
 EMBEDDERS = {"minilm": "sentence-transformers", "bge": "onnx"}  # short name -> backend
 EVAL_PASSAGES = 300  # passages fetched per query: enough for 100 distinct documents
 
 
-# -- data and metrics ----------------------------------------------------------------------
+# -- data ----------------------------------------------------------------------------------
 def load_scifact(data: Path, split: str) -> tuple[list[Document], dict[str, str], dict[str, dict[str, int]]]:
     """Documents, queries (id -> text) and qrels (query id -> {doc id: relevance}) of ``split``."""
     docs = []
-    with open(data / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            text = f"{row['title']}\n\n{row['text']}"
-            docs.append(Document(id=row["_id"], title=row["title"], text=text, source=row["_id"],
-                                 end=len(text), content_hash=content_hash(text)))
-    with open(data / "queries.jsonl", encoding="utf-8") as fh:
-        queries = {r["_id"]: r["text"] for r in map(json.loads, fh)}
-    qrels: dict[str, dict[str, int]] = {}
-    with open(data / "qrels" / f"{split}.tsv", encoding="utf-8") as fh:
-        for line in fh:
-            q, d, s = line.rstrip("\n").split("\t")
-            if q == "query-id":
-                continue
-            qrels.setdefault(q, {})[d] = int(s)
-    return docs, queries, qrels
-
-
-def ranked(run: dict[str, float]) -> list[str]:
-    """Documents best first (ties broken by id, as trec_eval does deterministically)."""
-    return [d for d, _ in sorted(run.items(), key=lambda x: (-x[1], x[0]))]
-
-
-def ndcg_at(run: dict[str, float], rels: dict[str, int], k: int = 10) -> float:
-    """nDCG@k with graded gains ``rel`` and log2 discounts (trec_eval ndcg_cut)."""
-    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked(run)[:k]))
-    ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
-    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def recall_at(run: dict[str, float], rels: dict[str, int], k: int = 100) -> float:
-    relevant = {d for d, r in rels.items() if r > 0}
-    return len(set(ranked(run)[:k]) & relevant) / len(relevant) if relevant else 0.0
-
-
-def doc_scores(hits) -> dict[str, float]:
-    """Document id -> best score among its passages."""
-    out: dict[str, float] = {}
-    for h in hits:
-        d = h.chunk.doc_id
-        if d not in out or h.score > out[d]:
-            out[d] = h.score
-    return out
+    for doc_id, row in load_corpus(data).items():
+        text = f"{row['title']}\n\n{row['text']}"
+        docs.append(Document(id=doc_id, title=row["title"], text=text, source=doc_id,
+                             end=len(text), content_hash=content_hash(text)))
+    return docs, load_queries(data), load_qrels(data, split)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -133,12 +96,9 @@ class MemoScorer:
 def evaluate(retriever: Retriever, queries: dict[str, str], qrels: dict, mode: str,
              rerank: bool) -> tuple[float, float]:
     """Mean nDCG@10 and mean Recall@100 of one configuration."""
-    nd, rc = [], []
-    for qid, rels in qrels.items():
-        run = doc_scores(retriever.search(queries[qid], k=EVAL_PASSAGES, mode=mode, rerank=rerank))
-        nd.append(ndcg_at(run, rels, 10))
-        rc.append(recall_at(run, rels, 100))
-    return float(np.mean(nd)), float(np.mean(rc))
+    runs = {qid: doc_scores(retriever.search(queries[qid], k=EVAL_PASSAGES, mode=mode, rerank=rerank))
+            for qid in qrels}
+    return mean_metric(ndcg_at, runs, qrels, 10), mean_metric(recall_at, runs, qrels, 100)
 
 
 def timed(fn, texts: list[str], warm: int = 3) -> list[float]:

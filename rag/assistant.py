@@ -7,14 +7,15 @@ import threading
 from pathlib import Path
 
 from . import store
-from .answer import Answerer, answerer_names, get_answerer, stream_answer
+from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
-from .embed import Embedder, get_embedder
+from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
 from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
+from .llm_client import ChatClient
 from .retrieve import Retriever
 from .types import Answer, AnswerStream, Hit
 
@@ -34,12 +35,12 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or get_embedder(settings.embed_backend, settings.embed_model,
-                                                 query_runtime=settings.query_runtime)
+        self.embedder = embedder or embedder_for(settings)
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
         self._answerers: dict[str, Answerer] = {}
+        self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
         self._lock = threading.RLock()
 
     @classmethod
@@ -72,16 +73,16 @@ class Assistant:
         """(Re)load the index from disk; fails if it is missing or was built with other settings."""
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
-            index = store.load_index(self.settings.index_dir, expect)
+            index = store.load_index(self.settings.index_dir, expect, threads=self.settings.faiss_threads)
             self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
 
     def _reranker(self):
-        if self.settings.reranker in ("", "none"):
-            return None
-        from .rerank import get_reranker
+        from .rerank import RERANKERS
 
-        return get_reranker(self.settings.reranker)
+        # "" is the default, "none" (a no-op); onnx_threads reaches rerankers that run onnxruntime
+        return RERANKERS.create_from(self.settings.reranker or "none",
+                                     {"threads": self.settings.onnx_threads or None})
 
     @property
     def retriever(self) -> Retriever:
@@ -171,14 +172,13 @@ class Assistant:
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
         hits = self.retriever.search(standalone, k or self.settings.k, mode)
-        return AnswerStream(stream_answer(worker, standalone, hits))
+        return worker.stream(standalone, hits)
 
     def condense(self, question: str, history: list[dict]) -> str:
         """A follow-up question rewritten to stand alone, from the conversation so far."""
         from .conversation import condense
 
-        llm = self.answerer("llm") if self.settings.llm_configured else None  # one client, reused
-        return condense(question, history, llm=llm)
+        return condense(question, history, llm=self._chat if self._chat.configured else None)
 
 
 def safe_filename(filename: str) -> str:

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import textwrap
 
 import click
 
 from .assistant import Assistant
-from .config import MODES, Settings
+from .config import MODES, Settings, hub_offline
 from .errors import RagError
 from .types import Answer, Hit
 
@@ -23,7 +22,42 @@ def _open(ctx: click.Context, build: bool = True, **overrides) -> Assistant:
     return Assistant.open(settings=_settings(ctx, **overrides), build=build, progress=ctx.meta["progress"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class UserError(click.ClickException):
+    """An error the user can act on: printed as one ``error: ...`` line on stderr."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: one word, and the shell's exit code for it."""
+
+    exit_code = 130
+
+    def show(self, file=None) -> None:
+        click.echo("interrupted", err=True)
+
+
+class RagGroup(click.Group):
+    """The command group; turns the errors a user can act on into one line and an exit code.
+
+    Done here rather than around ``main()`` so ``click.testing.CliRunner`` sees what a user sees.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:  # e.g. an unwritable --json path: the file and the reason
+            logging.getLogger(__name__).debug("%s", exc, exc_info=True)  # -vv shows where
+            where = f": {exc.filename}" if exc.filename else ""
+            raise UserError(f"{exc.strerror or exc}{where}") from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+
+@click.group(cls=RagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--seeds", "seeds_dir", type=click.Path(file_okay=False), help="Folder of articles [seeds/].")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index folder [index/].")
 @click.option("--backend", "embed_backend", help="Embedder backend: sentence-transformers or onnx.")
@@ -37,7 +71,7 @@ def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_pro
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
     ctx.obj = {"seeds_dir": seeds_dir, "index_dir": index_dir, "embed_backend": embed_backend,
                "embed_model": embed_model, "reranker": reranker}
     ctx.meta["progress"] = not no_progress and sys.stderr.isatty()
@@ -113,7 +147,7 @@ def search(ctx, question, k, mode, as_json):
     a = _open(ctx)
     for h in a.search(question, k=k, mode=mode):
         if as_json:
-            click.echo(json.dumps({"rank": h.rank, "score": h.score, **h.chunk.to_dict()}, ensure_ascii=False))
+            click.echo(json.dumps(h.to_dict(), ensure_ascii=False))
         else:
             click.echo(_hit_block(h))
 
@@ -159,35 +193,23 @@ def status(ctx):
 
 
 @main.command()
-@click.option("--host", default=lambda: os.environ.get("RAG_HOST", "127.0.0.1"), show_default="127.0.0.1")
-@click.option("--port", default=lambda: int(os.environ.get("RAG_PORT", "7860")), type=int, show_default="7860")
+@click.option("--host", help="Address to listen on [RAG_HOST, else 127.0.0.1].")
+@click.option("--port", type=int, help="Port [RAG_PORT, else 7860].")
 @click.option("--open-browser", is_flag=True, help="Open the page in a browser.")
 @click.pass_context
 def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
-    from ui.app import serve as serve_app
+    from rag.ui.server import serve as serve_app
 
-    a = Assistant(_settings(ctx))
+    settings = _settings(ctx, host=host, port=port)
+    a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
-    serve_app(assistant=a, host=host, port=port, open_browser=open_browser)
+    serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)
 
 
 def run() -> None:
-    """Entry point: errors the user can act on print one line, not a traceback."""
-    try:
-        main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except RagError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    """Entry point (``rag``): errors the user can act on print one line, not a traceback."""
+    main()
 
 
 if __name__ == "__main__":

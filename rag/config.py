@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -12,10 +13,31 @@ QUERY_RUNTIMES = ("onnx", "torch")
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
-def _default_cache() -> Path:
-    """``$XDG_CACHE_HOME/rag-articles``, else ``~/.cache/rag-articles``."""
+def default_cache_dir() -> Path:
+    """``RAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/rag-articles``, else ``~/.cache/rag-articles``."""
+    if os.environ.get("RAG_CACHE_DIR"):
+        return Path(os.environ["RAG_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "rag-articles"
+
+
+def hub_offline() -> None:
+    """Keep Hugging Face libraries off the network (``HF_HUB_OFFLINE=1`` unless the user set it).
+
+    The one place this is set: called by the entry points and before a model is loaded."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is a retrieval mode, else a RagError listing the valid ones."""
+    if mode not in MODES:
+        raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+    return mode
+
+
+def scrub_url(text: str) -> str:
+    """``text`` with the ``user:password@`` of any URL in it masked as ``***@``."""
+    return re.sub(r"(\w+://)[^/\s@]+@", r"\1***@", text)
 
 
 def _default_root() -> Path:
@@ -58,7 +80,7 @@ class Settings:
     # runtime: threads and caches (0 = automatic)
     faiss_threads: int = 1
     onnx_threads: int = 0
-    cache_dir: Path = field(default_factory=lambda: _default_cache())
+    cache_dir: Path = field(default_factory=default_cache_dir)
     # the chat page
     host: str = "127.0.0.1"
     port: int = 7860
@@ -67,8 +89,7 @@ class Settings:
     store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise RagError(f"unknown retrieval mode {self.mode!r}; valid: {', '.join(MODES)}")
+        check_mode(self.mode)
         if self.query_runtime not in QUERY_RUNTIMES:
             raise RagError(f"unknown query_runtime {self.query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
         if self.chunk_tokens < 16:
@@ -79,6 +100,11 @@ class Settings:
             raise RagError("k must be at least 1")
         if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
             raise RagError("hybrid_weight must be between 0 and 1")
+
+    def __repr__(self) -> str:
+        """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return scrub_url(f"Settings({shown})")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

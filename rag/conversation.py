@@ -18,6 +18,8 @@ import logging
 import re
 from typing import Callable, Protocol, Sequence
 
+from .llm_client import ChatClient
+
 log = logging.getLogger(__name__)
 
 MAX_TURNS = 6
@@ -46,6 +48,8 @@ _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how"
 
 
 class ChatModel(Protocol):
+    """What rewriting needs of a chat model (``ChatClient`` has it)."""
+
     def complete(self, messages: list[dict], *, max_tokens: int = ..., timeout: float | None = ...) -> str:
         ...
 
@@ -126,17 +130,15 @@ def _llm_condense(question: str, history: Sequence[dict], llm: ChatModel | Calla
 def condense(question: str, history: Sequence[dict] | None, llm=None, *, settings=None) -> str:
     """A standalone version of ``question`` given the chat ``history`` (list of role/content dicts).
 
-    ``llm``: an object with ``complete(messages, max_tokens=...) -> str`` (e.g. ``LLMAnswerer``)
-    or a callable ``prompt -> str``. Without one, ``settings`` with a configured endpoint
-    (``llm_base_url`` / ``llm_api_key``) gives one. None, an unconfigured LLM, or a failure
-    -> the heuristic.
+    ``llm``: an object with ``complete(messages, max_tokens=..., timeout=...) -> str`` (e.g.
+    ``rag.llm_client.ChatClient``) or a callable ``prompt -> str``. Without one, ``settings`` with a
+    configured endpoint (``llm_base_url`` / ``llm_api_key``) give a client for this call. None, an
+    unconfigured LLM, or a failure -> the heuristic.
     """
     if not history or not _user_turns(history):
         return question.strip()
-    if llm is None and settings is not None and getattr(settings, "llm_configured", False):
-        from .answer.llm import LLMAnswerer
-
-        owned = LLMAnswerer(settings=settings)
+    if llm is None and settings is not None and settings.llm_configured:
+        owned = ChatClient.from_settings(settings)
         try:
             return condense(question, history, llm=owned)
         finally:

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import RagError
 from .types import Answer, Hit
 
 
@@ -35,14 +36,32 @@ class EvalReport:
         return {k: v for k, v in self.__dict__.items()}
 
 
+class QuestionFileError(RagError, ValueError):
+    """A question file that cannot be scored: unreadable line, missing field, or no questions."""
+
+
 def load_questions(path: str | Path) -> list[dict]:
+    """The rows of a question file; a bad line raises ``QuestionFileError`` naming file and line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise QuestionFileError(f"{path}: not UTF-8 text (one JSON object per line, like tests/dev.jsonl)") from None
     rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError as exc:
-                raise ValueError(f"{path}:{n}: not a JSON object ({exc})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise QuestionFileError(f"{path}:{n}: not a JSON object ({exc})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise QuestionFileError(f"{path}:{n}: expected a JSON object with a \"question\" string")
+        answers = row.get("answers", [])
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise QuestionFileError(f"{path}:{n}: \"answers\" must be a list of strings")
+        rows.append(row)
+    if not rows:
+        raise QuestionFileError(f"{path}: no questions (one JSON object per line, like tests/dev.jsonl)")
     return rows
 
 

@@ -122,7 +122,7 @@ def build_index(docs: Sequence[Document], index_dir: Path, *, embedder: Embedder
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     new_manifest = {
         **expect,
-        "embedder": {**expect["embedder"], "dim": dim, "max_tokens": getattr(embedder, "max_tokens", None)},
+        "embedder": {**expect["embedder"], "dim": dim, "max_tokens": embedder.max_tokens or None},
         "tokenizer": f"tiktoken:{chunker.encoding}",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "documents": {d.id: {"hash": d.content_hash, "title": d.title, "source": d.source,
@@ -164,9 +164,8 @@ def _reusable(index_dir: Path, expect: dict, old_docs: dict, docs: Sequence[Docu
 
 def _fits(embedder: Embedder, title: str):
     """A check that a passage under its title fits the embedder's own token limit, if it has one."""
-    count = getattr(embedder, "count_tokens", None)
-    limit = getattr(embedder, "max_tokens", None)
-    if count is None or not limit:
+    count, limit = embedder.count_tokens, embedder.max_tokens
+    if not limit:
         return None
 
     def fits(text: str) -> bool:

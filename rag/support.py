@@ -37,9 +37,10 @@ WINDOW_SHARE = 0.7  # lexical = 0.7 * overlap with the window + 0.3 * overlap wi
 THRESHOLD_WITH_EMBEDDINGS = 0.45
 THRESHOLD_LEXICAL = 0.55
 
-MARKER_RE = re.compile(r"\s*\[\d{1,2}\]")
+CITE_RE = re.compile(r"\[(\d{1,2})\]")  # a citation marker [n] once normalised (answer.citations)
+MARKER_RE = re.compile(r"\s*" + CITE_RE.pattern)
 _WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*")
-_LEADING_MARKERS = re.compile(r"(?:\s*\[\d{1,2}\])+")
+_LEADING_MARKERS = re.compile(rf"(?:{MARKER_RE.pattern})+")
 _STOP = frozenset("""
 a an the and or but if then than that this these those there here of in on at to for from by with
 about as into over under after before between through during without within is are was were be been
@@ -189,7 +190,7 @@ def unsupported_sentences(answer_text: str, cited: dict[int, Chunk], all_chunks:
     """
     out: list[str] = []
     for span in split_sentences(answer_text):
-        nums = [int(n) for n in re.findall(r"\[(\d{1,2})\]", span.text) if int(n) in cited]
+        nums = [int(n) for n in CITE_RE.findall(span.text) if int(n) in cited]
         claim = strip_markers(span.text)
         if not content_words(claim):
             continue

@@ -113,6 +113,10 @@ class Hit:
     score: float
     rank: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """``{rank, score, <the passage's fields>}``: ``rag search --json`` and an answer's hits."""
+        return {"rank": self.rank, "score": float(self.score), **_passage_dict(self.chunk)}
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -129,8 +133,16 @@ class Citation:
         return self.chunk.title
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "quote": self.quote, "quote_start": self.quote_start,
-                "quote_end": self.quote_end, "chunk": self.chunk.to_dict()}
+        """``{n, <the passage's fields>, quote, quote_start, quote_end}`` (see ``Answer.to_dict``)."""
+        return {"n": self.n, **_passage_dict(self.chunk), "quote": self.quote,
+                "quote_start": self.quote_start, "quote_end": self.quote_end}
+
+
+def _passage_dict(chunk: Chunk) -> dict[str, Any]:
+    """A passage as it appears in an answer's JSON: where it is from, and its text."""
+    return {"id": chunk.id, "doc_id": chunk.doc_id, "title": chunk.title, "authors": list(chunk.authors),
+            "outlet": chunk.outlet, "date": chunk.date, "source": chunk.source,
+            "start": chunk.start, "end": chunk.end, "passage": chunk.text}
 
 
 @dataclass
@@ -151,6 +163,13 @@ class Answer:
     notice: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The one JSON shape of an answer (``rag ask --json`` and the page's ``/ask`` API).
+
+        ``{text, answered, answerer, notice, unsupported: [str], citations: [{n, id, doc_id,
+        title, authors, outlet, date, source, start, end, passage, quote, quote_start,
+        quote_end}], hits: [{rank, score, id, doc_id, title, ..., passage}]}``; ``start``/``end``
+        and ``quote_start``/``quote_end`` are character offsets in the file ``source``.
+        """
         return {
             "text": self.text,
             "answered": self.answered,
@@ -158,7 +177,7 @@ class Answer:
             "notice": self.notice,
             "unsupported": list(self.unsupported),
             "citations": [c.to_dict() for c in self.citations],
-            "hits": [{"rank": h.rank, "score": h.score, "chunk": h.chunk.to_dict()} for h in self.hits],
+            "hits": [h.to_dict() for h in self.hits],
         }
 
 

@@ -1,16 +1,21 @@
-"""Shared fixtures: a fast fake embedder, the real bundled model, and a built seed index."""
+"""Shared fixtures: a fast fake embedder (also as the "fake" backend), the real bundled model, a seed index.
+
+Fast tests (not marked ``slow``) must never import the real model's stack: the ``_no_model_in_fast_tests``
+guard fails any fast test after which ``sentence_transformers`` or ``torch`` has appeared in ``sys.modules``.
+"""
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
-import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from helpers import SEED, FakeEmbedder
+pytest_plugins = ["llm_servers"]  # fake_llm and llama_server fixtures
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -21,37 +26,54 @@ for _name in [n for n in os.environ if n.startswith("RAG_") or n == "OPENAI_API_
 os.environ["RAG_CACHE_DIR"] = tempfile.mkdtemp(prefix="rag-test-cache-")
 atexit.register(shutil.rmtree, os.environ["RAG_CACHE_DIR"], ignore_errors=True)
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "seeds" / "000_2dc09e9634033631.txt"
-DEV = Path(__file__).resolve().parent / "dev.jsonl"
+HEAVY_MODULES = ("sentence_transformers", "torch")  # what loading the real embedding model imports
 
 
-class FakeEmbedder:
-    """Hashed bag of words: deterministic, instant, and similar texts get similar vectors."""
-
-    model_id = "fake:hashed-words"
-    dim = 64
-    max_tokens = 100_000
-
-    def __init__(self) -> None:
-        self.encoded: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split()) + 2
-
-    def encode(self, texts, kind="passage", *, batch_size=32, progress=False):
-        self.encoded.extend(texts if kind == "passage" else [])
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in re.findall(r"\w+", t.lower()):
-                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
-            out[i] /= np.linalg.norm(out[i]) or 1.0
-        return out
+@pytest.fixture(autouse=True)
+def _no_model_in_fast_tests(request):
+    """A fast test that loads the real model's stack fails (in teardown, naming the test)."""
+    before = [m for m in HEAVY_MODULES if m in sys.modules]
+    yield
+    if request.node.get_closest_marker("slow") is None:
+        loaded = [m for m in HEAVY_MODULES if m in sys.modules and m not in before]
+        if loaded:
+            pytest.fail(f"a fast test imported {', '.join(loaded)}: mark it slow or use the fake embedder",
+                        pytrace=False)
 
 
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+class FakeBackend:
+    """The "fake" embedder backend, registered in ``rag.embed.EMBEDDERS`` for one test."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.made: list[FakeEmbedder] = []  # every embedder the registry built, in order
+
+    def factory(self, model: str = "", query_runtime: str = "onnx") -> FakeEmbedder:
+        """The options ``Assistant`` passes to ``get_embedder`` (model, query_runtime), no more."""
+        emb = FakeEmbedder(model)
+        self.made.append(emb)
+        return emb
+
+    @property
+    def encoded(self) -> list[str]:
+        """Passage texts encoded by all of them."""
+        return [t for e in self.made for t in e.encoded]
+
+
+@pytest.fixture
+def fake_backend(monkeypatch) -> FakeBackend:
+    """``Settings(embed_backend="fake")`` and ``rag --backend fake`` use the fake embedder (then unregistered)."""
+    from rag.embed import EMBEDDERS
+
+    backend = FakeBackend()
+    monkeypatch.setitem(EMBEDDERS._factories, backend.name, backend.factory)
+    return backend
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Test helpers: a real llama.cpp server with the bundled SmolLM2, and a scripted loopback server.
+"""LLM test servers as fixtures (registered in conftest.py by ``pytest_plugins``), and seed hits.
+
+* ``fake_llm``: a started ``FakeLLMServer`` (function scope); set ``behaviour`` and ``script``.
+* ``llama_server``: the real llama.cpp server with the bundled SmolLM2 (session scope; slow tests).
 
 ``FakeLLMServer`` speaks just enough of the OpenAI chat-completions protocol over real HTTP
 (``http.server`` in a thread) to misbehave on purpose: stall, fail with a status, stream
@@ -19,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import pytest
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -47,7 +51,8 @@ class FakeLLMServer:
     behaviours: "ok" (streams ``script`` then [DONE]), "stall" (never answers), "stall_mid"
     (streams ``script`` then hangs), "status" (replies ``status`` with ``body``), "garbage"
     (200 text/event-stream of non-SSE junk), "garbage_mid" (``script`` then junk), "drop"
-    (``script`` then closes without [DONE]), "json" (ignores stream=true, one JSON reply).
+    (``script`` then closes without [DONE]), "json" (ignores stream=true, one JSON reply),
+    "redirect" (307 to ``location``), "error_event" (``script`` then an error event saying ``body``).
     """
 
     def __init__(self) -> None:
@@ -56,6 +61,7 @@ class FakeLLMServer:
         self.status = 500
         self.body: bytes = b'{"error": {"message": "internal error"}}'
         self.models = ["fake-model"]
+        self.location = "http://127.0.0.1:9/elsewhere"
         self.requests: list[dict] = []
         self._release = threading.Event()
         server = self
@@ -91,6 +97,12 @@ class FakeLLMServer:
                 if b == "status":
                     self._send(server.status, server.body, "application/json")
                     return
+                if b == "redirect":
+                    self.send_response(307)
+                    self.send_header("Location", server.location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if b == "json":
                     data = {"choices": [{"index": 0, "finish_reason": "stop",
                                          "message": {"role": "assistant", "content": "".join(server.script)}}]}
@@ -117,6 +129,10 @@ class FakeLLMServer:
                     self._write(b"data: {not json at all\n\n")
                     return
                 if b == "drop":
+                    return
+                if b == "error_event":
+                    msg = server.body.decode("utf-8", "replace")
+                    self._write(f"data: {json.dumps({'error': {'message': msg}})}\n\n".encode())
                     return
                 self._write(sse_chunk(None, "stop") + b"data: [DONE]\n\n")
 
@@ -217,9 +233,47 @@ class LlamaServer:
         self._log.close()
 
 
-# -- hits built by hand from the seed file (until retrieval is wired in) ----------------------
+@pytest.fixture
+def fake_llm():
+    """A scripted OpenAI-compatible server on loopback, stopped after the test."""
+    with FakeLLMServer() as srv:
+        yield srv
 
-from conftest import SEED  # noqa: E402
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """The real llama.cpp server with SmolLM2-135M, shared by the slow tests of a run."""
+    srv = LlamaServer(n_ctx=4096, threads=1)
+    try:
+        srv.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield srv
+    srv.stop()
+
+
+def llm_settings(url: str = "", **kw):
+    """Settings for an endpoint at ``url``: a fixed model, a 5 s timeout, short answers."""
+    from rag.config import Settings
+
+    base = dict(llm_base_url=url, llm_model="fake-model", llm_timeout=5.0, llm_max_tokens=64,
+                llm_context_window=4096)
+    base.update(kw)
+    return Settings(**base)
+
+
+def real_llm_settings(url: str, **kw):
+    """Settings for the real model (discovered from /models), with room for a slow machine."""
+    return llm_settings(url, **{"llm_model": "", "llm_timeout": 120.0, "llm_max_tokens": 96,
+                                "llm_context_window": 2048, **kw})
+
+
+# -- hits built by hand from the seed file ------------------------------------------------------
+
+from helpers import SEED  # noqa: E402
+# three passages of different articles: the economy (Intellinews), Waltz (Lee Fang), Zubok (LRB)
+SNIPPETS = ("Russia’s economy grew 4% last year", "Waltz served as an aide to Dick Cheney",
+            "Born in 1958 into a family")
 
 ARTICLES = {  # title line in the seed -> (outlet, date)
     "Sheila Fitzpatrick: Not Corrupt Enough": ("London Review of Books", "3/20/25"),

@@ -80,3 +80,15 @@ def test_an_empty_seeds_folder_gives_an_empty_but_working_index(tmp_path, fake_e
     a = Assistant.open(settings=settings, embedder=fake_embedder)
     ans = a.ask("anything?")
     assert not ans.answered and a.search("anything") == []
+
+
+def test_settings_name_the_embedder_backend(fake_backend, seeds, tmp_path):
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "i", embed_backend="fake", embed_model="m2")
+    a = Assistant.open(settings=settings)
+    assert [e.model_id for e in fake_backend.made] == ["fake:m2"] and a.embedder is fake_backend.made[0]
+    assert a.status()["model"] == "fake:m2" and a.search("tanks produced in 2024", k=1)
+
+
+def test_an_unknown_embedder_backend_lists_the_valid_ones(fake_backend, tmp_path):
+    with pytest.raises(RagError, match="unknown embedder backend 'nope'; valid: fake, .*sentence-transformers"):
+        Assistant(Settings(seeds_dir=tmp_path, index_dir=tmp_path / "i", embed_backend="nope"))

@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import SEED
+from helpers import SEED
 from rag.chunk import Chunker, index_text, sentence_spans
 from rag.ingest import split_documents
 from rag.types import Document

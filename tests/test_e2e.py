@@ -1,7 +1,10 @@
 """End to end with the real bundled model on the shipped articles: the quality bar."""
+import shutil
+
 import pytest
 
-from conftest import DEV
+from helpers import DEV, SEED
+from rag import Assistant, Settings
 from rag.evaluate import evaluate, load_questions
 
 pytestmark = pytest.mark.slow
@@ -19,7 +22,6 @@ class Recorder:
 
 
 def test_dev_questions_meet_the_quality_bar_with_no_byline_headline_or_duplicate(seed_assistant):
-    from conftest import SEED
     from rag.evaluate import norm
     from rag.ingest import BYLINE
 
@@ -56,11 +58,6 @@ def test_every_citation_points_at_the_exact_source_text(seed_assistant):
 
 
 def test_adding_an_article_makes_it_answerable_and_removing_it_forgets_it(tmp_path, real_embedder):
-    import shutil
-
-    from conftest import SEED
-    from rag import Assistant, Settings
-
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(SEED, seeds)

@@ -108,3 +108,36 @@ def test_onnx_rejects_folder_without_model(tmp_path):
 
     with pytest.raises(FileNotFoundError):
         OnnxEmbedder(model=str(tmp_path))
+
+
+def test_role_declares_what_callers_use():
+    class NoCount:
+        model_id, dim, max_tokens = "x", 3, 10
+
+        def encode(self, texts, kind="passage", *, batch_size=32, progress=False):
+            return np.zeros((len(texts), 3), np.float32)
+    assert not isinstance(NoCount(), Embedder)  # count_tokens is part of the role
+
+
+def test_base_embedder_defaults():
+    from rag.embed import BaseEmbedder
+
+    class Tiny(BaseEmbedder):
+        model_id = "tiny"
+
+        def encode(self, texts, kind="passage", *, batch_size=32, progress=False):
+            return np.ones((len(texts), 5), np.float32) / np.sqrt(5)
+    t = Tiny()
+    assert isinstance(t, Embedder) and t.dim == 5 and t.max_tokens == 0
+    assert t.count_tokens("two words") == 4
+
+
+def test_embedder_for_passes_the_runtime_settings(tmp_path):
+    from rag.config import Settings
+    from rag.embed import embedder_for
+
+    st = embedder_for(Settings(query_runtime="torch", onnx_threads=2, cache_dir=tmp_path))
+    assert (st.query_runtime, st.threads, st.cache_dir) == ("torch", 2, tmp_path)
+    bge = embedder_for(Settings(embed_backend="onnx", onnx_threads=3))  # takes threads, not cache_dir
+    assert bge.threads == 3 and bge._session is None
+    assert embedder_for(Settings()).threads is None  # 0 = automatic

@@ -1,7 +1,7 @@
 """Incremental rebuilds: only new or changed documents are embedded; gone ones disappear."""
 import shutil
 
-from conftest import SEED
+from helpers import SEED
 from rag.bm25 import Analyzer
 from rag.chunk import Chunker
 from rag.indexer import build_index

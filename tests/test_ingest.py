@@ -1,6 +1,6 @@
 import logging
 
-from conftest import SEED
+from helpers import SEED
 from rag.ingest import read_seeds, split_documents
 
 EXPECTED = [

@@ -133,3 +133,15 @@ def test_real_cross_encoder_puts_relevant_passage_first():
     # fused with the default weight, the clearly relevant passage still wins over the first-stage top
     fused = get_reranker("cross-encoder").rerank(query, hits)
     assert fused[0].chunk.id == "c1"
+
+
+def test_none_is_the_one_no_reranker():
+    r = get_reranker("none")
+    assert (r.name, r.depth) == ("none", 0)  # rescoring nothing, it needs no extra candidates
+    assert get_reranker().name == "none"
+
+
+def test_cross_encoder_declares_its_role_and_takes_threads():
+    r = get_reranker("cross-encoder", depth=7, threads=1)
+    assert isinstance(r, Reranker) and (r.name, r.depth) == ("cross-encoder", 7)
+    assert r.score_pairs.threads == 1

@@ -45,3 +45,46 @@ def test_real_model_every_mode_finds_the_evidence(seed_assistant, mode):
     assert any("Russia produced around 1,500 tanks in 2024" in h.chunk.text for h in hits)
     if mode == "hybrid":
         assert "Russia produced around 1,500 tanks in 2024" in hits[0].chunk.text
+
+
+def test_no_reranker_means_the_none_reranker_and_depth_widens_the_search(fake_assistant):
+    from rag.rerank import NoReranker, ScoringReranker
+    from rag.retrieve import Retriever
+
+    base = fake_assistant.retriever
+    plain = Retriever(base.index, base.embedder, mode="bm25")
+    assert isinstance(plain.reranker, NoReranker)
+    seen = []
+
+    def scorer(query, passages):
+        seen.append(len(passages))
+        return [0.0] * len(passages)
+    deep = Retriever(base.index, base.embedder, mode="bm25", reranker=ScoringReranker(scorer, depth=6))
+    hits = deep.search("Russia tanks", k=2)
+    assert len(hits) == 2 and seen == [6]  # the reranker saw its depth, not k
+    assert [h.chunk.id for h in plain.search("Russia tanks", k=2)] == \
+        [h.chunk.id for h in deep.search("Russia tanks", k=2, rerank=False)]
+
+
+def test_bad_mode_at_construction_is_the_same_error():
+    from rag.retrieve import Retriever
+
+    with pytest.raises(RagError, match="unknown retrieval mode 'fuzzy'; valid: dense, bm25, hybrid"):
+        Retriever(None, None, mode="fuzzy")
+
+
+def test_assistant_passes_runtime_settings_to_reranker_and_store(seeds, tmp_path, fake_embedder):
+    import faiss
+
+    from rag import Assistant, Settings
+
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", reranker="cross-encoder",
+                        onnx_threads=1, faiss_threads=2)
+    a = Assistant.open(settings=settings, embedder=fake_embedder)
+    try:
+        assert a.retriever.reranker.name == "cross-encoder" and a.retriever.reranker.score_pairs.threads == 1
+        assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(1)
+    assert Assistant.open(settings=settings.with_(reranker="none", faiss_threads=1), embedder=fake_embedder,
+                          build=False).retriever.reranker.name == "none"

@@ -1,7 +1,7 @@
 """The on-disk index: atomic swap, loud failures on missing, damaged or mismatched indexes."""
 import pytest
 
-from conftest import SEED
+from helpers import SEED
 from rag import store
 from rag.chunk import Chunker
 from rag.errors import IndexMismatchError, IndexMissingError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEV
+from helpers import DEV
 from llm_servers import seed_chunk, seed_paragraphs, seed_text
 from rag.support import (SupportChecker, best_supporting_sentence, lexical_overlap, split_sentences,
                          unsupported_sentences)

@@ -1,7 +1,12 @@
-"""The chat page: its rendering helpers (fast) and its named API endpoint over a real server (slow)."""
+"""The chat page: its rendering (fast, no Gradio), its packaging as ``rag.ui``, and its named
+API endpoint over a real server (slow)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -9,14 +14,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.errors import RagError  # noqa: E402
 from rag.types import Answer, Chunk, Citation, Hit  # noqa: E402
-from ui.app import (API_NAME, answer_payload, parse_auth,  # noqa: E402
-                    render_answer, render_passage, render_status)
+from rag.ui.render import (render_answer, render_message, render_passage, render_status,  # noqa: E402
+                           render_streaming, report_text)
 
 try:
     from tests.ui_helpers import TITLE, free_port, running_app
 except ImportError:
     from ui_helpers import TITLE, free_port, running_app
 
+ROOT = Path(__file__).resolve().parent.parent
 PASSAGE = ("It is estimated Europe has around 2,900 battle-ready modern tanks. In contrast, Russia produced "
            "around 1,500 tanks in 2024, along with 5,700 armored vehicles.\n\nAir defense is <hard>.")
 QUOTE = "In contrast, Russia produced around 1,500 tanks in 2024, along with 5,700 armored vehicles."
@@ -65,12 +71,22 @@ def test_unanswered_shows_closest_passages():
     assert "not-answered" in out and "Closest passages (1)" in out
 
 
-def test_answer_payload_is_json_friendly():
+def test_answer_json_shape_is_rich_and_json_friendly():
+    """The one shape of an answer: the page's /ask API and `rag ask --json` both return it."""
     import json
 
-    data = json.loads(json.dumps(answer_payload(_answer())))
-    assert data["sources"][0]["title"] == TITLE and data["sources"][0]["quote"] == QUOTE
-    assert data["unsupported"] == ["Cats run the Kremlin."]
+    ans = _answer()
+    data = json.loads(json.dumps(ans.to_dict()))
+    assert set(data) == {"text", "answered", "answerer", "notice", "unsupported", "citations", "hits"}
+    assert data["unsupported"] == ["Cats run the Kremlin."] and data["answerer"] == "extractive"
+    c = data["citations"][0]
+    assert (c["n"], c["title"], c["outlet"], c["date"], c["source"]) == (
+        1, TITLE, "The National Interest", "3/19/25", "a.txt")
+    assert c["authors"] == ["Matthew Blackburn", "Patricia Marins"]
+    assert c["passage"] == PASSAGE and (c["start"], c["end"]) == (1000, 1000 + len(PASSAGE))
+    assert c["quote"] == QUOTE and c["passage"][c["quote_start"] - c["start"]:c["quote_end"] - c["start"]] == QUOTE
+    h = data["hits"][0]
+    assert (h["rank"], h["score"], h["title"], h["passage"]) == (1, 0.9, TITLE, PASSAGE)
 
 
 def test_render_status():
@@ -79,11 +95,82 @@ def test_render_status():
     assert "87" in out and "A &lt;b&gt;" in out and "x.txt: the file is empty" in out
 
 
+def test_render_message_and_streaming_escape_text():
+    assert render_message("file <x> is empty", sentence=True) == '<div class="rag-error">⚠ File &lt;x&gt; is empty</div>'
+    assert render_message("done", ok=True).startswith('<div class="rag-ok">✓ ')
+    out = render_streaming("Tanks <b>1,500</b> [1]")
+    assert "&lt;b&gt;" in out and '<sup class="cite">[1]</sup>' in out and out.endswith(" ▌</p></div>")
+
+
+def test_report_text_names_the_added_titles():
+    class Report:
+        added, changed, documents, passages, seconds = ["Puffins"], [], 7, 90, 1.25
+
+    assert report_text("p.txt", Report()) == ("p.txt: added “Puffins”. The index now holds 7 articles, "
+                                              "90 passages (1.2 s).")
+    Report.added = []
+    assert "already indexed (unchanged)" in report_text("p.txt", Report())
+
+
+def test_render_imports_no_gradio():
+    code = "import sys, rag.ui.render; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
+
+
+def test_pyproject_installs_ui_as_rag_ui_with_every_package():
+    """ui/ installs as rag.ui (no bare `ui` on users' path); every package under rag/ is listed."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "rag").rglob("__init__.py")}
+    assert set(tool["packages"]) == on_disk | {"rag.ui"}
+    assert "ui" not in tool["packages"] and tool["package-dir"] == {"rag.ui": "ui"}
+    data = {p.name for p in (ROOT / "ui").iterdir() if p.is_file() and p.suffix not in (".py", ".pyc")}
+    assert data and data <= set(tool["package-data"]["rag.ui"])
+
+
+@pytest.mark.slow
+def test_wheel_holds_rag_ui_and_no_bare_ui(tmp_path):
+    from importlib.metadata import version
+
+    # this environment's setuptools if it can build wheels itself (>= 70.1), else pip fetches one
+    own = tuple(int(x) for x in version("setuptools").split(".")[:2]) >= (70, 1)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", str(tmp_path)]
+                           + ["--no-build-isolation"] * own, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names if ".dist-info/" not in n} == {"rag"}  # no bare ui/
+    assert {"rag/ui/__init__.py", "rag/ui/render.py", "rag/ui/app.py", "rag/ui/server.py",
+            "rag/ui/style.css"} <= set(names)
+    # installed from the wheel, the page's modules import under rag.ui and find their stylesheet
+    target = tmp_path / "site"
+    inst = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                           str(wheel)], capture_output=True, text=True, timeout=600)
+    assert inst.returncode == 0, inst.stderr[-2000:]
+    code = ("import rag.ui.server as s; print(s.__file__); print(len(s.launch_kwargs()['css']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(target)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    where, css = out.stdout.split()
+    assert where == str(target / "rag" / "ui" / "server.py") and int(css) > 1000
+
+
 def test_parse_auth():
+    from rag.ui.server import parse_auth
+
     assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
     assert parse_auth("") is None
     with pytest.raises(RagError):
         parse_auth("no-colon")
+
+
+def test_is_loopback():
+    from rag.ui.server import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +188,35 @@ def client(server):
 
 @pytest.mark.slow
 def test_api_endpoint_returns_cited_answer(client):
-    res = client.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")
+    res = client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
     assert res["answered"] is True
     assert "1,500" in res["text"] and "[1]" in res["text"]
-    src = {s["n"]: s for s in res["sources"]}[1]
+    src = {c["n"]: c for c in res["citations"]}[1]
     assert src["title"] == TITLE
     assert "Matthew Blackburn" in src["authors"] and src["outlet"] == "The National Interest"
     assert "1,500 tanks" in src["quote"] and src["quote"] in src["passage"]
+    assert src["passage"][src["quote_start"] - src["start"]:src["quote_end"] - src["start"]] == src["quote"]
+    assert res["hits"] and res["hits"][0]["rank"] == 1
+
+
+@pytest.mark.slow
+def test_api_endpoint_and_cli_json_return_the_same_answer(server, client):
+    import json
+    import subprocess
+    import sys
+
+    url, seeds = server
+    question = "Where is Michael Vlahos a senior fellow?"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}  # the server's defaults
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "--seeds", str(seeds), "--index",
+                           str(seeds.parent / "index"), "--no-progress", "ask", "--json", question],
+                          capture_output=True, text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cli, api = json.loads(proc.stdout), client.predict(question, api_name="/ask")
+    assert api["answered"] and "Institute for Peace & Diplomacy" in api["text"]
+    cli_scores, api_scores = ([h.pop("score") for h in d["hits"]] for d in (cli, api))
+    assert cli_scores == pytest.approx(api_scores, abs=1e-4)  # two processes: the last digits may differ
+    assert cli == api
 
 
 @pytest.mark.slow
@@ -115,8 +224,8 @@ def test_api_endpoint_takes_options_and_history(client):
     history = [{"role": "user", "content": "How many tanks did Russia produce in 2024?"},
                {"role": "assistant", "content": "Around 1,500 tanks [1]."}]
     res = client.predict("How many artillery shells does Russia produce a year?", 3, "bm25", "extractive",
-                         history, api_name=f"/{API_NAME}")
-    assert res["answerer"] == "extractive" and res["sources"]
+                         history, api_name="/ask")
+    assert res["answerer"] == "extractive" and res["citations"]
 
 
 @pytest.mark.slow
@@ -124,32 +233,31 @@ def test_api_endpoint_reports_bad_question(client):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="empty"):
-        client.predict("   ", api_name=f"/{API_NAME}")
+        client.predict("   ", api_name="/ask")
     with pytest.raises(AppError, match="too long"):
-        client.predict("why " * 1000, api_name=f"/{API_NAME}")
+        client.predict("why " * 1000, api_name="/ask")
     # and the server keeps serving
-    assert client.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")["sources"]
+    assert client.predict("How many tanks did Russia produce in 2024?", api_name="/ask")["citations"]
 
 
 @pytest.mark.slow
-def test_serve_takes_port_and_login_from_env(server, monkeypatch):
+def test_serve_takes_port_and_login_from_settings(server):
     from gradio_client import Client
 
     from rag import Settings
-    from ui.app import serve
+    from rag.ui.server import serve
 
     seeds = server[1]
     port = free_port()
-    monkeypatch.setenv("RAG_PORT", str(port))
-    monkeypatch.setenv("RAG_AUTH", "reader:open sesame")
-    settings = Settings.from_env({}, seeds_dir=seeds, index_dir=seeds.parent / "index")  # the index is built
+    env = {"RAG_PORT": str(port), "RAG_AUTH": "reader:open sesame"}
+    settings = Settings.from_env(env, seeds_dir=seeds, index_dir=seeds.parent / "index")  # the index is built
     app = serve(settings, block=False)
     try:
         url = f"http://127.0.0.1:{port}/"
         with pytest.raises(Exception, match="credentials|login|401"):
             Client(url, analytics_enabled=False, verbose=False)
         c = Client(url, auth=("reader", "open sesame"), analytics_enabled=False, verbose=False)
-        res = c.predict("How many tanks did Russia produce in 2024?", api_name=f"/{API_NAME}")
-        assert res["sources"][0]["title"] == TITLE
+        res = c.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
+        assert res["citations"][0]["title"] == TITLE
     finally:
         app.close()

@@ -10,7 +10,7 @@ from typing import Iterator
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-from conftest import SEED as SEED_FILE
+from helpers import SEED as SEED_FILE
 from llm_servers import free_port
 TITLE = "Europe’s Fighting Talk is no Substitute for Hard Power"  # the article of the tank questions
 CHROMIUM = "/usr/bin/chromium"
@@ -22,7 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def running_app(tmp: Path, **settings_overrides) -> Iterator[tuple[str, Path]]:
     """Serve the page over a copy of the seed file; yields (url, seeds_dir)."""
     from rag import Assistant, Settings
-    from ui.app import build_app, launch_kwargs
+    from rag.ui.app import build_app
+    from rag.ui.server import launch_kwargs
 
     seeds, index = tmp / "seeds", tmp / "index"
     seeds.mkdir(parents=True)

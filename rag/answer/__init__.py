@@ -1,23 +1,16 @@
-"""The ``Answerer`` role: question + retrieved hits -> cited ``Answer``. Registered by name."""
+"""The ``Answerer`` role: question + retrieved hits -> cited ``Answer``. Registered by name.
+
+Built in: ``extractive`` (quotes the best sentences) and ``llm`` (an OpenAI-compatible endpoint,
+falling back to ``extractive`` with a notice when the endpoint fails; see ``fallback``).
+"""
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from ..config import Settings
+from .base import ANSWERERS, Answerer, StreamingAnswerer, WholeAnswerer
+from .fallback import FallbackAnswerer
+from .llm import LLMAnswerer
 
-from ..registry import Registry
-from ..types import Answer, AnswerStream, Hit
-
-
-@runtime_checkable
-class Answerer(Protocol):
-    """Answers a question from passages. ``stream`` is optional (see ``stream_answer``)."""
-
-    name: str
-
-    def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
-        ...
-
-
-ANSWERERS: Registry[Answerer] = Registry("answerer")
+__all__ = ["ANSWERERS", "Answerer", "StreamingAnswerer", "WholeAnswerer", "answerer_names", "get_answerer"]
 
 
 def get_answerer(name: str, **kwargs) -> Answerer:
@@ -31,21 +24,13 @@ def answerer_names() -> list[str]:
     return ANSWERERS.names()
 
 
-def final_answer(items: Iterable[str | Answer]) -> Answer:
-    """Run a stream of text pieces to its end and return the ``Answer`` it ends with."""
-    return AnswerStream(items).answer
-
-
-def stream_answer(answerer: Answerer, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
-    """Yield text deltas, then the final ``Answer``; answerers without ``stream`` yield it whole."""
-    stream = getattr(answerer, "stream", None)
-    if stream is not None:
-        yield from stream(question, hits)
-        return
-    ans = answerer.answer(question, hits)
-    yield ans.text
-    yield ans
+@ANSWERERS.register("llm")
+def llm_answerer(settings: Settings | None = None, embedder=None) -> Answerer:
+    """The LLM answerer, falling back to the extractive one (with a notice) when the endpoint fails."""
+    settings = settings if settings is not None else Settings.from_env()
+    return FallbackAnswerer(LLMAnswerer(settings, embedder),
+                            get_answerer("extractive", settings=settings, embedder=embedder), label="LLM")
 
 
 def _load_builtins() -> None:
-    from . import extractive, llm  # noqa: F401
+    from . import extractive  # noqa: F401  (registers "extractive"; it imports ANSWERERS from here)

@@ -34,7 +34,7 @@ import numpy as np
 from ..bm25 import Analyzer
 from ..chunk import sentence_spans
 from ..types import Answer, Hit
-from . import ANSWERERS
+from .base import ANSWERERS, WholeAnswerer
 from .evidence import asks_book_details, is_evidence, same_sentence
 from .kinds import answer_type, asks_for_view, has_type, view_holder
 from .quoting import Cand, antecedent, book_record, compose, headline, surname, typed_neighbour, without_authors
@@ -44,7 +44,7 @@ NOT_FOUND = "The articles do not say. The closest passages are listed below."
 
 
 @ANSWERERS.register("extractive")
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(WholeAnswerer):
     """Quotes the best supporting sentences of the passages, with [n] citations."""
 
     name = "extractive"
@@ -53,7 +53,7 @@ class ExtractiveAnswerer:
                  dense_weight: float = 0.4, runner_up: float = 0.03, context: float = 0.5,
                  type_bonus: float = 0.1, gate: str = "cross-encoder", gate_threshold: float = -0.6,
                  gate_candidates: int = 8, ce_weight: float = 0.3, rerank: int = 16,
-                 view_sentences: int = 3, view_margin: float = 0.25, **_: object) -> None:
+                 view_sentences: int = 3, view_margin: float = 0.25) -> None:
         self.embedder = embedder
         self.passages = passages
         self.threshold = threshold
@@ -211,7 +211,7 @@ def _cross_encoder():
     global _CE
     if _CE is None:
         try:
-            from ..rerank import CrossEncoderScorer
+            from ..onnx_runtime import CrossEncoderScorer
 
             _CE = CrossEncoderScorer()
         except (ImportError, FileNotFoundError) as exc:

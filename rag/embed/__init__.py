@@ -1,44 +1,40 @@
-"""The ``Embedder`` role: text -> L2-normalised float32 vectors. Backends register by name."""
+"""The ``Embedder`` role: text -> L2-normalised float32 vectors. Backends register by name.
+
+The role and the registry live in ``base.py``; this module builds embedders by name.
+"""
 from __future__ import annotations
 
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING
 
-import numpy as np
+from .base import EMBEDDERS, BaseEmbedder, Embedder, Kind
 
-from ..registry import Registry
+if TYPE_CHECKING:
+    from ..config import Settings
 
-Kind = Literal["query", "passage"]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into vectors.
-
-    Attributes a backend provides: ``model_id`` (recorded in the index manifest),
-    ``dim`` and ``max_tokens`` (the longest input in its own tokens; longer is cut).
-    Loading is deferred to the first ``encode`` call so constructors stay cheap.
-    """
-
-    model_id: str
-
-    def encode(self, texts: Sequence[str], kind: Kind = "passage", *,
-               batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Return an array of shape (len(texts), dim), float32, rows of unit length."""
-        ...
+__all__ = ["EMBEDDERS", "BaseEmbedder", "Embedder", "Kind", "get_embedder", "embedder_for"]
 
 
-EMBEDDERS: Registry[Embedder] = Registry("embedder backend")
-
-
-def get_embedder(backend: str = "sentence-transformers", model: str = "", **options) -> Embedder:
-    """Build the embedder ``backend`` for ``model`` ("" = the backend's default model).
-
-    ``options`` go to the backend; ones it does not know are ignored (e.g. ``query_runtime``
-    only concerns sentence-transformers).
-    """
+def _load_builtins() -> None:
     from . import st  # noqa: F401  (registers the built-in backends)
     try:
         from . import onnx  # noqa: F401
     except ImportError:  # onnxruntime missing: that backend is simply unavailable
         pass
+
+
+def get_embedder(backend: str = "sentence-transformers", model: str = "", **options) -> Embedder:
+    """Build the embedder ``backend`` for ``model`` ("" = the backend's default model).
+
+    ``options`` go to the backend; one it does not take is an UnknownNameError listing those it does.
+    """
+    _load_builtins()
     return EMBEDDERS.create(backend, model=model, **options)
+
+
+def embedder_for(settings: "Settings") -> Embedder:
+    """The embedder ``settings`` name, given the runtime settings its backend takes
+    (``query_runtime``, ``threads`` = onnx_threads, ``cache_dir``)."""
+    _load_builtins()
+    offered = {"query_runtime": settings.query_runtime, "threads": settings.onnx_threads or None,
+               "cache_dir": settings.cache_dir}
+    return EMBEDDERS.create_from(settings.embed_backend, offered, model=settings.embed_model)

