@@ -80,3 +80,21 @@ def test_adding_an_article_makes_it_answerable_and_removing_it_forgets_it(tmp_pa
     assert a.rebuild().removed == ["Reindeer count in Lapland"]
     ans = a.ask(question)
     assert all("reindeer" not in h.chunk.text.lower() for h in ans.hits)
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
+    """The ```python block under "### Python" in README.md, run in a folder holding a copy of seeds/."""
+    from helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Python"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("\n```", section.index("```python"))]
+    (tmp_path / "seeds").mkdir()
+    shutil.copy(SEED, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md (Python example)", "exec"), scope)
+    a = scope["a"]
+    assert "Institute for Peace & Diplomacy" in scope["ans"].text
+    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == [SEED.name]  # added, then removed
+    assert a.status()["documents"] == 6
