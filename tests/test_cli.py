@@ -219,8 +219,6 @@ def test_interrupt_is_one_word_and_exit_130(rag, monkeypatch):
     assert out.exit_code == 130 and out.stderr == "interrupted\n"
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a missing seeds folder empties a good index (rag/ingest.py "
-                                       "read_seeds returns nothing for a missing folder); remove xfail when fixed")
 def test_a_mistyped_seeds_folder_does_not_empty_a_good_index(rag, tmp_path):
     assert rag("index").exit_code == 0
     out = rag("--seeds", str(tmp_path / "typo"), "--backend", "fake", "--index", str(tmp_path / "index"), "index",
