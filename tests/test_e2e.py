@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from helpers import DEV, SEED
-from rag import Assistant, Settings
+from rag import Assistant, DuplicateDocumentError, Settings
 from rag.evaluate import evaluate, load_questions
 
 pytestmark = pytest.mark.slow
@@ -65,21 +65,25 @@ def test_adding_an_article_makes_it_answerable_and_removing_it_forgets_it(tmp_pa
     question = "How many reindeer did the Arctic herders count in 2023?"
     assert not a.ask(question).answered
 
-    (seeds / "reindeer.md").write_text(
-        "# Reindeer count in Lapland\n\nBy Aino Virtanen, Arctic Times, 5/6/24\n\n"
-        "Herders in northern Lapland counted 183,000 reindeer in 2023, the lowest figure in a decade. "
-        "Warm winters froze the lichen under ice, so many animals starved.\n", encoding="utf-8")
-    report = a.rebuild()
+    reindeer = ("# Reindeer count in Lapland\n\nBy Aino Virtanen, Arctic Times, 5/6/24\n\n"
+                "Herders in northern Lapland counted 183,000 reindeer in 2023, the lowest figure in a decade. "
+                "Warm winters froze the lichen under ice, so many animals starved.\n").encode("utf-8")
+    report = a.add_document("reindeer.md", reindeer)
     assert report.added == ["Reindeer count in Lapland"] and report.unchanged == 6
     ans = a.ask(question)
     assert ans.answered and "183,000" in ans.text
     assert ans.citations[0].chunk.title == "Reindeer count in Lapland"
     assert ans.citations[0].chunk.authors == ("Aino Virtanen",)
+    assert ans.citations[0].chunk.published == "2024-05-06"
 
-    (seeds / "reindeer.md").unlink()
-    assert a.rebuild().removed == ["Reindeer count in Lapland"]
+    with pytest.raises(DuplicateDocumentError, match="“Reindeer count in Lapland” .in reindeer.md."):
+        a.add_document("reindeer copy.md", reindeer)  # the same article again: reported, not indexed twice
+    assert a.status()["documents"] == 7 and not (seeds / "reindeer copy.md").exists()
+
+    assert a.remove_document("reindeer.md").removed == ["Reindeer count in Lapland"]
+    assert not (seeds / "reindeer.md").exists()
     ans = a.ask(question)
-    assert all("reindeer" not in h.chunk.text.lower() for h in ans.hits)
+    assert not ans.answered and all("reindeer" not in h.chunk.text.lower() for h in ans.hits)
 
 
 def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
