@@ -6,18 +6,18 @@ import re
 import threading
 from pathlib import Path
 
-from . import store
 from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
+from .documents import commit_upload, seed_file, stage_upload
 from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .documents import commit_upload, seed_file, stage_upload
 from .ingest import SUFFIXES, read_seeds
 from .llm_client import ChatClient
 from .retrieve import Retriever
+from .store import Store, open_store
 from .types import Answer, AnswerStream, Hit
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class Assistant:
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
+        self._store: Store | None = None
         self._answerers: dict[str, Answerer] = {}
         self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
         self._lock = threading.RLock()
@@ -62,7 +63,7 @@ class Assistant:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone."""
         with self._lock:
             found = read_seeds(self.settings.seeds_dir)
-            report = build_index(found.documents, self.settings.index_dir, embedder=self.embedder,
+            report = build_index(found.documents, self.store, embedder=self.embedder,
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped)
             if report.wrote or self._retriever is None:
@@ -74,9 +75,17 @@ class Assistant:
         """(Re)load the index from disk; fails if it is missing or was built with other settings."""
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
-            index = store.load_index(self.settings.index_dir, expect, threads=self.settings.faiss_threads)
-            self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
+            self.store.check(expect)
+            self._retriever = Retriever(self.store, self.embedder, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
+
+    @property
+    def store(self) -> Store:
+        """The index's store (``Settings.store``), opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings)
+            return self._store
 
     def _reranker(self):
         from .rerank import RERANKERS
@@ -93,11 +102,12 @@ class Assistant:
 
     def status(self) -> dict:
         """Documents, passages, model and build time of the live index."""
-        m = self.retriever.index.manifest
-        docs = m.get("documents", {})
+        m = self.retriever.store.manifest() or {}
+        docs = self.store.documents()
+        st = self.store.status()
         return {"documents": len(docs), "passages": m.get("passages", 0),
                 "model": m.get("embedder", {}).get("model_id"), "built_at": m.get("built_at"),
-                "index_dir": str(self.settings.index_dir),
+                "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
@@ -140,7 +150,7 @@ class Assistant:
 
     def _indexed_documents(self) -> dict[str, dict]:
         """The live index's documents: id -> {"hash", "title", "source", "passages"}."""
-        return (store.read_manifest(self.settings.index_dir) or {}).get("documents", {})
+        return dict(self.store.documents())
 
     def warm_up(self) -> None:
         """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""
