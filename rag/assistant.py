@@ -18,7 +18,8 @@ from .ingest import SUFFIXES, read_seeds
 from .llm_client import ChatClient
 from .retrieve import Retriever
 from .store import Store, open_store
-from .types import Answer, AnswerStream, Hit
+from .store.filters import check_filters
+from .types import Answer, AnswerStream, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +170,15 @@ class Assistant:
                                 f"{self.settings.max_question_chars:,}): shorten it")
         return q
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The best-matching passages, each with its score and source."""
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | dict | None = None) -> list[Hit]:
+        """The best-matching passages, each with its score and source.
+
+        ``filters`` (``rag.types.Filters``: outlet, author, article, since, until) restrict the
+        passages before ranking, so up to ``k`` matching passages come back.
+        """
         q = self.check_question(question)
-        return self.retriever.search(q, k or self.settings.k, mode)
+        return self.retriever.search(q, k or self.settings.k, mode, filters=check_filters(filters))
 
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer
@@ -185,21 +191,24 @@ class Assistant:
         return [n for n in answerer_names() if n != "llm" or self.settings.llm_configured]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            answerer: str | None = None, history: list[dict] | None = None) -> Answer:
-        """Answer ``question`` from the articles, with citations."""
-        return self.ask_stream(question, k, mode, answerer, history).answer
+            answerer: str | None = None, history: list[dict] | None = None,
+            filters: Filters | dict | None = None) -> Answer:
+        """Answer ``question`` from the articles (only those passing ``filters``), with citations."""
+        return self.ask_stream(question, k, mode, answerer, history, filters).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
-                   answerer: str | None = None, history: list[dict] | None = None) -> AnswerStream:
+                   answerer: str | None = None, history: list[dict] | None = None,
+                   filters: Filters | dict | None = None) -> AnswerStream:
         """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        The question is checked, rewritten (follow-ups) and searched before this returns,
-        so bad input raises here, not while iterating.
+        The question and filters are checked, rewritten (follow-ups) and searched before this
+        returns, so bad input raises here, not while iterating.
         """
         q = self.check_question(question)
+        f = check_filters(filters)
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
-        hits = self.retriever.search(standalone, k or self.settings.k, mode)
+        hits = self.retriever.search(standalone, k or self.settings.k, mode, filters=f)
         return worker.stream(standalone, hits)
 
     def condense(self, question: str, history: list[dict]) -> str:

@@ -102,3 +102,15 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     assert "Institute for Peace & Diplomacy" in scope["ans"].text
     assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == [SEED.name]  # added, then removed
     assert a.status()["documents"] == 6
+
+
+def test_filtered_questions_draw_only_on_the_matching_articles(seed_assistant):
+    from rag.types import Filters
+
+    tanks = "How many tanks did Russia produce in 2024?"
+    ans = seed_assistant.ask(tanks, filters=Filters(outlet="The National Interest", until="2025-03-31"))
+    assert ans.answered and "1,500" in ans.text and len(ans.hits) == 5
+    assert {h.chunk.outlet for h in ans.hits} == {"The National Interest"}
+    elsewhere = seed_assistant.ask(tanks, filters=Filters(outlet="Substack"))
+    assert len(elsewhere.hits) == 5 and {h.chunk.outlet for h in elsewhere.hits} == {"Substack"}
+    assert "1,500" not in elsewhere.text

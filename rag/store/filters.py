@@ -2,9 +2,11 @@
 (:class:`rag.types.Filters`; backends that filter in their own query language follow these)."""
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 
 from .. import dates
+from ..errors import QuestionError
 from ..types import Chunk, Filters
 
 
@@ -37,3 +39,29 @@ def matches(filters: Filters | None, chunk: Chunk) -> bool:
     return True
 
 
+def check_filters(filters: Filters | dict | None) -> Filters | None:
+    """``filters`` with blanks dropped and dates as ISO dates (any byline form is read), or None.
+
+    A dict may be given (``{"outlet": "Substack", "since": "2025-04-01"}``); an unknown field, an
+    unreadable date or ``since`` after ``until`` is a ``QuestionError`` saying so.
+    """
+    if filters is None:
+        return None
+    if isinstance(filters, dict):
+        valid = [f.name for f in fields(Filters)]
+        unknown = sorted(set(filters) - set(valid))
+        if unknown:
+            raise QuestionError(f"unknown filter {unknown[0]!r}; valid: {', '.join(valid)}")
+        filters = Filters(**filters)
+    values = {f.name: (str(v).strip() or None) if v is not None else None
+              for f in fields(Filters) for v in [getattr(filters, f.name)]}
+    for name in ("since", "until"):
+        if values[name] is not None:
+            iso = dates.parse_date(values[name])
+            if iso is None:
+                raise QuestionError(f"{name} {values[name]!r} is not a date: write it as YYYY-MM-DD")
+            values[name] = iso
+    if values["since"] and values["until"] and values["since"] > values["until"]:
+        raise QuestionError(f"since {values['since']} is after until {values['until']}: nothing can match")
+    out = Filters(**values)
+    return out if out else None
