@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import fields
-from datetime import date
+from pathlib import Path
 from typing import Any
 
 from .config import MODES
-from .errors import ArgumentError, QuestionError
+from .errors import ArgumentError, ModelPathError, QuestionError
 from .types import Filters
 
 MAX_K = 1000  # passages one call may ask for
@@ -87,33 +87,37 @@ _FILTER_FIELDS = tuple(f.name for f in fields(Filters))
 
 
 def check_filters(filters: Any) -> Filters | None:
-    """None, a ``Filters``, or a dict of its fields (outlet, author, article, since, until)."""
+    """None, a ``Filters``, or a dict of its fields (outlet, author, article, since, until), each text;
+    then normalised by the stores' own check (blanks dropped, dates read in any byline form)."""
+    from .store.filters import check_filters as normalise
+
     if filters is None:
         return None
     if isinstance(filters, dict):
-        unknown = sorted(map(str, set(filters) - set(_FILTER_FIELDS)))
-        if unknown:
-            raise ArgumentError(f"unknown filter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                                f"valid: {', '.join(_FILTER_FIELDS)}")
-        filters = Filters(**filters)
-    if not isinstance(filters, Filters):
+        values = list(filters.items())  # unknown fields: the stores' check names them
+    elif isinstance(filters, Filters):
+        values = [(name, getattr(filters, name)) for name in _FILTER_FIELDS]
+    else:
         raise ArgumentError(f"filters must be a rag.Filters or a dict of {', '.join(_FILTER_FIELDS)}, "
                             f"not {_shown(filters)}")
-    for name in _FILTER_FIELDS:
-        value = getattr(filters, name)
+    for name, value in values:
         if value is not None and not isinstance(value, str):
             raise ArgumentError(f"the filter {name} must be text (str), not {_shown(value)}")
-    for name in ("since", "until"):
-        value = getattr(filters, name)
-        if value is not None:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise ArgumentError(f"the filter {name} must be a date as YYYY-MM-DD, not {value!r}") from None
-    return filters
+    return normalise(filters)
 
 
 def _shown(value: Any) -> str:
     """A short description of a bad value: its type and a clipped repr."""
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def check_model_path(model: str) -> None:
+    """A ModelPathError if ``model`` (``RAG_EMBED_MODEL``, ``--model``) is written as a path that
+    does not exist; model names (``org/name``) are left to the backend."""
+    if not isinstance(model, str):
+        raise ModelPathError(f"the embedding model must be a name or a path (str), not {type(model).__name__}")
+    looks_like_path = model.startswith(("/", "~", "./", "../", ".\\")) or model.count("/") > 1 or "\\" in model
+    if model and looks_like_path and not Path(model).expanduser().exists():
+        raise ModelPathError(f"the embedding model {model} does not exist (set by RAG_EMBED_MODEL or --model): "
+                             "give an existing model folder, or leave it empty for the bundled model")

@@ -12,11 +12,13 @@ from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
+from .documents import commit_upload, seed_file, stage_upload
 from .embed import Embedder, embedder_for
-from .arguments import check_filters, check_history, check_k, check_mode_arg, check_name, check_text
-from .errors import ArgumentError, IndexMissingError, ModelPathError, RagError
+from .arguments import (check_filters, check_history, check_k, check_mode_arg, check_model_path, check_name,
+                        check_text)
+from .errors import ArgumentError, IndexMissingError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import MB, SUFFIXES, IngestError, decode_text, read_seeds
+from .ingest import MB, SUFFIXES, read_seeds
 from .llm_client import ChatClient
 from .retrieve import Retriever
 from .store import Store, open_store
@@ -66,15 +68,19 @@ class Assistant:
         return self
 
     # -- index -------------------------------------------------------------------------------
-    def rebuild(self, progress: bool = False, allow_empty: bool = False) -> BuildReport:
+    def rebuild(self, progress: bool = False, ray: str | None = None, allow_empty: bool = False) -> BuildReport:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone.
 
-        A seeds folder that does not exist is a SeedsError; one with nothing to index while the
-        index holds documents is one too, unless ``allow_empty`` (then the index is emptied).
+        ``ray``: embed the passages on a Ray cluster (``"local"``, or an address); default
+        ``Settings.ray_address`` ("" = in this process). A seeds folder that does not exist is a
+        SeedsError; one with nothing to index while the index holds documents is one too, unless
+        ``allow_empty`` (then the index is emptied).
         """
+        from .embed.ray_embed import ray_embedder
+
         with self._lock:
             found = read_seeds(self.settings.seeds_dir, max_bytes=round(self.settings.max_file_mb * MB))
-            report = build_index(found.documents, self.store, embedder=self.embedder,
+            report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, self.settings, ray),
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped, allow_empty=allow_empty,
                                  where=str(self.settings.seeds_dir))
@@ -123,37 +129,54 @@ class Assistant:
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
-        """Save an uploaded file into the seeds folder (validated, never outside it) and index it."""
+        """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
+
+        Refused (nothing saved): a bad name, type or size, an unreadable file, a file whose article is
+        already indexed (``DuplicateDocumentError``), a name already taken (``DocumentExistsError``).
+        """
         name = safe_filename(filename)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ArgumentError(f"{name}: the file's content must be bytes, not {type(data).__name__}")
         data = bytes(data)
         if len(data) > MAX_UPLOAD_BYTES:
             raise RagError(f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-        if Path(name).suffix.lower() in (".txt", ".md", ".markdown"):
+        with self._lock:
+            target = self.settings.seeds_dir / name
             try:
-                decode_text(data)
-            except IngestError as exc:
-                raise RagError(f"{name}: {exc}") from None
-        elif not data.strip():
-            raise RagError(f"{name}: the file is empty")
-        target = self.settings.seeds_dir / name
-        tmp = target.with_name(f".{name}.upload")
-        try:
-            self.settings.seeds_dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-            tmp.replace(target)
-        except OSError as exc:  # a full disk, a read-only seeds folder: say so, leave nothing behind
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise RagError(f"cannot save {name} in {self.settings.seeds_dir} ({exc.strerror or exc})") from None
-        report = self.rebuild(progress=progress)
-        if any(f == name for f, _ in report.skipped):
-            reason = next(why for f, why in report.skipped if f == name)
-            target.unlink(missing_ok=True)
-            self.rebuild()
-            raise RagError(f"{name}: {reason}")
-        return report
+                tmp = stage_upload(self.settings.seeds_dir, name, data, self._indexed_documents())
+                commit_upload(tmp, target)
+            except OSError as exc:  # a full disk, a read-only seeds folder: say so, leave nothing behind
+                with contextlib.suppress(OSError):
+                    (self.settings.seeds_dir / f".upload-{name}").unlink(missing_ok=True)
+                raise RagError(f"cannot save {name} in {self.settings.seeds_dir} ({exc.strerror or exc})") from None
+            report = self.rebuild(progress=progress)
+            if any(f == name for f, _ in report.skipped):
+                reason = next(why for f, why in report.skipped if f == name)
+                target.unlink(missing_ok=True)
+                self.rebuild()
+                raise RagError(f"{name}: {reason}")
+            return report
+
+    def remove_document(self, name: str, progress: bool = False) -> BuildReport:
+        """Delete the file ``name`` from the seeds folder and drop its articles from the index.
+
+        The file is set aside (hidden) until the index no longer holds it, and put back if that fails.
+        """
+        with self._lock:
+            path = seed_file(self.settings.seeds_dir, name)
+            hidden = path.with_name(f".removing-{path.name}")
+            path.replace(hidden)
+            try:
+                report = self.rebuild(progress=progress, allow_empty=True)  # asked for
+            except BaseException:
+                hidden.replace(path)
+                raise
+            hidden.unlink()
+            return report
+
+    def _indexed_documents(self) -> dict[str, dict]:
+        """The live index's documents: id -> {"hash", "title", "source", "passages"}."""
+        return dict(self.store.documents())
 
     def warm_up(self) -> None:
         """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""
@@ -169,7 +192,11 @@ class Assistant:
 
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                filters: Filters | dict | None = None) -> list[Hit]:
-        """The best-matching passages, each with its score and source (``filters``: see ``rag.Filters``)."""
+        """The best-matching passages, each with its score and source.
+
+        ``filters`` (``rag.types.Filters``: outlet, author, article, since, until) restrict the
+        passages before ranking, so up to ``k`` matching passages come back.
+        """
         q = self.check_question(question)
         k, mode, filters = check_k(k), check_mode_arg(mode), check_filters(filters)
         return self.retriever.search(q, k or self.settings.k, mode, filters=filters)
@@ -187,7 +214,7 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             answerer: str | None = None, history: list[dict] | None = None,
             filters: Filters | dict | None = None) -> Answer:
-        """Answer ``question`` from the articles, with citations."""
+        """Answer ``question`` from the articles (only those passing ``filters``), with citations."""
         return self.ask_stream(question, k, mode, answerer, history, filters).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
@@ -195,8 +222,8 @@ class Assistant:
                    filters: Filters | dict | None = None) -> AnswerStream:
         """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        The question is checked, rewritten (follow-ups) and searched before this returns,
-        so bad input raises here, not while iterating.
+        The question and filters are checked, rewritten (follow-ups) and searched before this
+        returns, so bad input raises here, not while iterating.
         """
         q = self.check_question(question)
         k, mode, filters = check_k(k), check_mode_arg(mode), check_filters(filters)
@@ -233,17 +260,6 @@ def safe_filename(filename: str) -> str:
     if Path(name).suffix.lower() not in SUFFIXES:
         raise RagError(f"{name}: only {', '.join(sorted(SUFFIXES))} files can be added")
     return name
-
-
-def check_model_path(model: str) -> None:
-    """A ModelPathError if ``model`` (``RAG_EMBED_MODEL``, ``--model``) is written as a path that
-    does not exist; model names (``org/name``) are left to the backend."""
-    if not isinstance(model, str):
-        raise ModelPathError(f"the embedding model must be a name or a path (str), not {type(model).__name__}")
-    looks_like_path = model.startswith(("/", "~", "./", "../", ".\\")) or model.count("/") > 1 or "\\" in model
-    if model and looks_like_path and not Path(model).expanduser().exists():
-        raise ModelPathError(f"the embedding model {model} does not exist (set by RAG_EMBED_MODEL or --model): "
-                             "give an existing model folder, or leave it empty for the bundled model")
 
 
 def _path(p: str | Path | None) -> Path | None:

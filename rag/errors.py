@@ -36,7 +36,7 @@ class SeedsError(RagError):
     """The seeds folder is missing, unreadable, or empty where that would empty a good index."""
 
 
-class IndexWriteError(RagError, OSError):
+class IndexWriteError(RagError):
     """The index could not be written (full disk, read-only folder); the previous index is unchanged."""
 
 
@@ -46,3 +46,15 @@ class ModelPathError(RagError):
 
 class ServeError(RagError):
     """The chat page cannot listen where asked (a busy port, an unknown host)."""
+
+
+class DuplicateDocumentError(RagError):
+    """An added file holds an article that is already indexed (same content); it is not indexed twice."""
+
+
+class DocumentExistsError(RagError):
+    """A file of that name is already in the seeds folder; it is never overwritten."""
+
+
+class DocumentNotFoundError(RagError):
+    """No file of that name is in the seeds folder."""

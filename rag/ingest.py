@@ -9,7 +9,8 @@ A digest is a file of several articles, each shaped ``headline`` / optional note
 
     Body paragraphs...
 
-A byline is ``[By AUTHORS, ]OUTLET, DATE`` on a line of its own. Separator lines
+A byline is ``[By AUTHORS, ]OUTLET, DATE`` on a line of its own; its date is kept as written
+(``Document.date``) and as an ISO date (``Document.published``, see ``rag.dates``). Separator lines
 (``***``, ``---``) and a site footer after the last article belong to no article.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dates import parse_date
 from .errors import SeedsError
 from .seed_files import MB, SUFFIXES, TEXT_SUFFIXES, RICH_SUFFIXES, seed_files  # noqa: F401
 from .types import Document
@@ -36,6 +38,10 @@ _MAX_HEADLINE_WORDS = 30
 _MAX_FOOTER_WORDS = 15
 
 
+class SeedsMissingError(SeedsError):
+    """The seeds folder is missing (or not a folder)."""
+
+
 class IngestError(ValueError):
     """A file that cannot be read as text (empty, binary, not UTF-8, unsupported)."""
 
@@ -49,16 +55,18 @@ class IngestResult:
 def read_seeds(seeds_dir: Path, *, max_bytes: int | None = DEFAULT_MAX_FILE_MB * MB) -> IngestResult:
     """Read every supported file under ``seeds_dir``; bad files are skipped with a warning.
 
-    A folder that does not exist (a typo) is a SeedsError, never an empty collection. Skipped,
-    each with a warning and an entry in ``skipped``: files larger than ``max_bytes`` (None: no
-    limit), symlinks to anything outside ``seeds_dir``, names that are not valid UTF-8 (named by
-    ``repr``), files that cannot be read, and empty, binary or non-UTF-8 ones.
+    A missing folder is an error (``SeedsMissingError``), not an empty collection: indexing a
+    mistyped path must not empty a good index. Skipped, each with a warning and an entry in
+    ``skipped``: files larger than ``max_bytes`` (None: no limit), symlinks to anything outside
+    ``seeds_dir``, names that are not valid UTF-8 (named by ``repr``), files that cannot be read,
+    and empty, binary or non-UTF-8 ones (rag/seed_files.py).
     """
     result = IngestResult()
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
         what = "is not a folder" if seeds_dir.exists() else "does not exist"
-        raise SeedsError(f"the seeds folder {seeds_dir} {what}: check --seeds or RAG_SEEDS_DIR")
+        raise SeedsMissingError(f"the seeds folder {seeds_dir} {what}: create it or pass --seeds or "
+                                f"RAG_SEEDS_DIR (the index is unchanged)")
     files, result.skipped = seed_files(seeds_dir, max_bytes)
     for path, rel in files:
         try:
@@ -143,7 +151,7 @@ def split_documents(text: str, source: str) -> list[Document]:
         docs.append(Document(
             id=f"{source}#{n + 1}", title=lines[h][2].strip().lstrip("#").strip(), text=body, source=source,
             start=start, end=end, authors=authors, outlet=m["outlet"].strip(), date=m["date"],
-            content_hash=content_hash(body)))
+            published=parse_date(m["date"]), content_hash=content_hash(body)))
     return docs
 
 

@@ -68,7 +68,7 @@ def test_an_upload_name_is_reduced_to_a_plain_name_inside_seeds(assistant, tmp_p
     ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "image.txt: the file is binary, not text"),
     ("latin1.txt", "Caf\xe9".encode("latin-1"), "latin1.txt: the file is not valid UTF-8"),
     ("broken.pdf", b"%PDF-1.4\n% no objects", "broken.pdf: the PDF could not be read"),
-    ("empty.pdf", b"", "empty.pdf: the file is empty"),
+    ("empty.pdf", b"", "empty.pdf: the PDF could not be read"),
 ])
 def test_an_unusable_upload_is_refused_and_leaves_nothing_behind(assistant, name, data, message):
     seeds = assistant.settings.seeds_dir
