@@ -86,3 +86,58 @@ def test_uploads_keep_their_own_5_mb_limit_whatever_max_file_mb_is(seeds, tmp_pa
                        embedder=fake_embedder)
     with pytest.raises(RagError, match="larger than 5 MB"):
         a.add_document("big.md", b"word " * (1024 * 1024 + 1))
+
+
+# -- never over an existing file, never a second copy (rag/documents.py) -------------------------
+DIGEST = "000_2dc09e9634033631.txt"
+
+
+def test_an_upload_named_like_the_shipped_digest_never_replaces_it(assistant):
+    from rag.errors import DocumentExistsError
+
+    seeds = assistant.settings.seeds_dir
+    before = (seeds / DIGEST).read_bytes()
+    with pytest.raises(DocumentExistsError) as info:
+        assistant.add_document(DIGEST, NOTE)
+    rag_error(info.value, f"{DIGEST} already exists", "rag remove")
+    assert (seeds / DIGEST).read_bytes() == before and assistant.status()["documents"] == 6
+    _answers(assistant)
+
+
+@pytest.mark.parametrize("name", ["copy.txt", "../copy.txt"])
+def test_a_second_copy_of_an_indexed_article_is_reported_as_a_duplicate(assistant, name):
+    from rag.errors import DuplicateDocumentError
+
+    seeds = assistant.settings.seeds_dir
+    before = _files(seeds)
+    with pytest.raises(DuplicateDocumentError) as info:
+        assistant.add_document(name, (seeds / DIGEST).read_bytes())
+    rag_error(info.value, "copy.txt is already indexed", "not added again")
+    assert _files(seeds) == before and assistant.status()["documents"] == 6
+
+
+@pytest.mark.parametrize("name", ["nope.txt", "../index/CURRENT", "/etc/passwd"])
+def test_removing_a_file_that_is_not_in_seeds_is_one_line_and_removes_nothing(assistant, name):
+    from rag.errors import DocumentNotFoundError
+
+    before = _files(assistant.settings.seeds_dir)
+    with pytest.raises(DocumentNotFoundError) as info:
+        assistant.remove_document(name)
+    rag_error(info.value, "is not a file in")
+    assert _files(assistant.settings.seeds_dir) == before
+    _answers(assistant)
+
+
+def test_removing_the_last_file_empties_the_index_because_it_was_asked(assistant):
+    report = assistant.remove_document(DIGEST)
+    assert len(report.removed) == 6 and assistant.status()["documents"] == 0
+
+
+def test_rag_remove_answered_no_deletes_nothing(built):
+    from rag.cli import main
+
+    out = built.runner.invoke(main, ["--backend", "fake", "--seeds", str(built.seeds), "--index", str(built.index),
+                                     "remove", "penguins.md"], input="n\n")
+    assert out.exit_code == 1 and "Aborted" in out.output and "Traceback" not in out.output
+    assert (built.seeds / "penguins.md").exists()
+    assert built("status").stdout.startswith("7 documents")
