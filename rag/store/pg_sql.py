@@ -138,7 +138,7 @@ _EXACT_BM25 = """(SELECT coalesce(sum(qw.w * x.tf / (x.tf + s.k1 * (1 - s.b + s.
 
 _DENSE_LEG = """dense AS (
   SELECT p.pid FROM {passages} p WHERE true {where}
-  ORDER BY p.embedding <#> %(q_vec)s::vector LIMIT %(cand)s)"""
+  ORDER BY {order} LIMIT %(cand)s)"""
 
 _KEYWORD_LEG = """kwleg AS (
   SELECT k.pid FROM {kw} k{join}
@@ -146,9 +146,12 @@ _KEYWORD_LEG = """kwleg AS (
   ORDER BY k.bm25 <#> (SELECT v FROM q) LIMIT %(cand)s)"""
 
 
-def search_sql(gen: int, mode: str, filters: Filters | None) -> tuple[sql.Composed, dict]:
+def search_sql(gen: int, mode: str, filters: Filters | None, exact: bool = False) -> tuple[sql.Composed, dict]:
     """One statement for a dense, bm25 or hybrid search: the union of the legs' candidates
-    with both exact scores and the passage fields; the caller fuses (rag.store.base.hybrid_top)."""
+    with both exact scores and the passage fields; the caller fuses (rag.store.base.hybrid_top).
+
+    ``exact``: the dense leg scans every row instead of the HNSW index (``+ 0`` in the ORDER BY
+    hides it from the planner): exact, and faster than the index on small tables."""
     t = names(gen)
     where, params = filter_sql(filters)
     legs, union, scores = [], [], []
@@ -159,7 +162,9 @@ def search_sql(gen: int, mode: str, filters: Filters | None) -> tuple[sql.Compos
                      " JOIN {} p USING (pid)").format(t["passages"]) if filters else sql.SQL(""))]
         union.append("SELECT pid FROM kwleg")
     if with_dense:
-        legs.append(sql.SQL(_DENSE_LEG).format(passages=t["passages"], where=where))
+        legs.append(sql.SQL(_DENSE_LEG).format(passages=t["passages"], where=where,
+                                               order=sql.SQL("(p.embedding <#> %(q_vec)s::vector) + 0" if exact
+                                                             else "p.embedding <#> %(q_vec)s::vector")))
         union.append("SELECT pid FROM dense")
     dense = "-(p.embedding <#> %(q_vec)s::vector)" if with_dense else "0::float8"
     kw = _EXACT_BM25 if with_kw else "0::float8"
