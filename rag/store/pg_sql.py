@@ -151,7 +151,7 @@ def search_sql(gen: int, mode: str, filters: Filters | None, exact: bool = False
     with both exact scores and the passage fields; the caller fuses (rag.store.base.hybrid_top).
 
     ``exact``: the dense leg scans every row instead of the HNSW index (``+ 0`` in the ORDER BY
-    hides it from the planner): exact, and faster than the index on small tables."""
+    hides it from the planner): exact, for tables small enough to scan."""
     t = names(gen)
     where, params = filter_sql(filters)
     legs, union, scores = [], [], []
