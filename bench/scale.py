@@ -185,6 +185,25 @@ def run_size(n_passages: int, store_value: str, work: Path, words, emb, settings
     return res
 
 
+def cold_add(n_passages: int, store_value: str, work: Path, words, emb) -> dict:
+    """On a kept index: add one document from a fresh process, as `rag index` would (open the
+    store, verify every checksum, diff, embed, apply), then remove it the same way."""
+    chunker = Chunker()
+    per_doc = np.mean([len(chunker.chunk(d)) for d in make_docs(200, words, seed=9)])
+    docs = make_docs(int(round(n_passages / per_doc)), words, seed=n_passages)
+    settings = Settings(index_dir=work / f"index-{n_passages}", store=store_value)
+    extra = make_docs(1, words, seed=80, start=len(docs) + 30)[0]
+    out = {}
+    for key, ds in (("add_one_fresh_process_s", docs + [extra]), ("delete_one_fresh_process_s", docs)):
+        t = time.perf_counter()
+        with open_store(settings) as store:
+            rep = build_index(ds, store, embedder=emb, chunker=chunker)
+        out[key] = time.perf_counter() - t
+        assert rep.wrote
+    out["fresh_process_peak_rss_mb"] = vm_hwm_mb()  # includes the generated documents
+    return out
+
+
 def vm_hwm_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -201,9 +220,11 @@ def probe(store_value: str, index_dir: str, qfile: str) -> None:
     qs = json.loads(Path(qfile).read_text())
     qv = emb.encode(qs, "query")
     t = time.perf_counter()
-    store = open_store(Settings(index_dir=Path(index_dir), store=store_value))
+    store = open_store(Settings.from_env(index_dir=Path(index_dir), store=store_value))  # RAG_ANN_EF_SEARCH etc.
     store.check()
     res = {"open_s": time.perf_counter() - t}
+    store.search(qv[0], qs[0], 5, "hybrid")  # the first search reads the vector index
+    res["open_and_first_search_s"] = time.perf_counter() - t
     for mode in ("dense", "bm25", "hybrid"):
         lat = []
         for q in qs:
@@ -252,6 +273,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results-scale.json")
     ap.add_argument("--ann-threshold", type=int, default=Settings().ann_threshold)
     ap.add_argument("--keep", action="store_true", help="keep the built indexes in --work")
+    ap.add_argument("--cold", action="store_true", help="on indexes kept in --work: add/delete one "
+                    "document from this fresh process (as `rag index` does)")
     ap.add_argument("--probe", nargs=3, metavar=("STORE", "INDEX_DIR", "QUERIES"),
                     help="only measure a built index in this process (open, search, memory, recall)")
     args = ap.parse_args()
@@ -263,6 +286,11 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for n in args.sizes:
         key = f"{args.store.split('://')[0]}-{n}"
+        if args.cold:
+            results.setdefault(key, {}).update(cold_add(n, args.store, args.work, words, emb))
+            print(json.dumps(results[key]), flush=True)
+            args.out.write_text(json.dumps(results, indent=2))
+            continue
         results[key] = run_size(n, args.store, args.work, words, emb, {"ann_threshold": args.ann_threshold})
         args.out.write_text(json.dumps(results, indent=2))
         if not args.keep:

@@ -188,3 +188,13 @@ def test_store_names_are_checked_and_credentials_scrubbed(tmp_path):
     assert store_label("postgresql://rag:secret@db.example:5432/rag") == "postgresql://db.example:5432/rag"
     with pytest.raises(Exception, match="unknown local store option.*valid: path"):
         open_store(Settings(index_dir=tmp_path), colour="red")
+
+
+def test_publication_dates_are_read_as_the_articles_write_them():
+    from datetime import date
+
+    from rag.store import parse_date
+
+    assert parse_date("3/19/25") == parse_date("2025-03-19") == parse_date("March 19, 2025") == date(2025, 3, 19)
+    assert parse_date("19 Mar 2025") == date(2025, 3, 19) and parse_date("someday") is None
+    assert parse_date("13/45/25") is None and parse_date(None) is None

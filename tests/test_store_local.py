@@ -25,6 +25,7 @@ from rag.store.local import LocalStore
 from rag.store.local_search import search_state
 from rag.store.postings import PostingsBuilder
 from rag.store.vectors import AnnParams
+from rag.types import Filters
 
 
 def _build(seeds, ix, emb, **store_options):
@@ -135,12 +136,13 @@ def test_kill_9_at_random_points_of_rebuilds_never_breaks_the_index(seeds, tmp_p
     for _ in range(6):
         proc = subprocess.Popen([sys.executable, "-c", KILLER, str(seeds), str(ix), str(ROOT / "tests")],
                                 env=env, stdout=subprocess.PIPE, text=True)
-        time.sleep(1.5 + rng.random() * 2)
+        assert proc.stdout.readline().strip()  # one rebuild done; kill it during a later one
+        time.sleep(rng.random() * 0.5)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         store = LocalStore(ix)
         store.check()
-        assert 6 <= len(store.documents()) <= 7
+        assert len(store.documents()) == 7
         assert store.search(None, "Russia tanks", 3, "bm25")
     report = _build(seeds, ix, fake_embedder)
     assert report.unchanged + len(report.added) + len(report.changed) == 7
@@ -232,7 +234,7 @@ def test_cleanup_waits_for_readers_of_older_generations(seeds, tmp_path, fake_em
     (seeds / "later.txt").unlink()
     _build(seeds, now, fake_embedder)
     assert not small.exists()  # gone once unused for the grace period
-    hits = search_state(old_state, None, "penguin census", 1, "bm25", 0.5, None, 100, 128)
+    hits = search_state(old_state, None, "penguin census", 1, "bm25", 0.5, None, 100, AnnParams())
     assert hits[0].chunk.title == "Late news"  # a search on the old generation still completes
 
 
@@ -265,18 +267,23 @@ def test_a_reader_sees_a_commit_of_another_process_at_its_next_search(seeds, tmp
     assert reader.search(None, "penguin", 1, "bm25")[0].chunk.title == "Late news"
 
 
-def test_large_segments_get_an_hnsw_index_with_high_recall(seeds, tmp_path, fake_embedder):
-    exact, approx = LocalStore(tmp_path / "a"), LocalStore(tmp_path / "b", ann=AnnParams(threshold=20))
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_large_segments_get_an_approximate_index_with_high_recall(seeds, tmp_path, fake_embedder, kind):
+    exact = LocalStore(tmp_path / "a")
+    approx = LocalStore(tmp_path / "b", ann=AnnParams(threshold=20, kind_name=kind, nprobe=4))
     for s in (exact, approx):
         _build(seeds, s, fake_embedder)
-    assert approx.status()["segments"][0]["vectors"] == "hnsw" and exact.status()["segments"][0]["vectors"] == "flat"
+    assert approx.status()["segments"][0]["vectors"] == kind and exact.status()["segments"][0]["vectors"] == "flat"
     queries = ["Russia tanks", "Witkoff Dmitriev", "signal chats Waltz", "corruption Soviet", "American cause"]
     recall = []
     for text in queries:
         q = fake_embedder.encode([text], "query")[0]
         want = {h.chunk.id for h in exact.search(q, text, 10, "dense")}
         recall.append(len(want & {h.chunk.id for h in approx.search(q, text, 10, "dense")}) / 10)
-    assert np.mean(recall) >= 0.95
+        got = approx.search(q, text, 3, "hybrid", filters=Filters(article="Michael Vlahos: America’s New Lost Cause"))
+        assert got and {h.chunk.title for h in got} == {"Michael Vlahos: America’s New Lost Cause"}
+    assert np.mean(recall) >= 0.9
+    assert np.allclose(approx.vectors_of(next(iter(approx.documents()))), exact.vectors_of(next(iter(approx.documents()))))
 
 
 def test_a_full_disk_says_so_and_leaves_the_index_as_it_was(seeds, tmp_path, fake_embedder, monkeypatch):
@@ -298,3 +305,44 @@ def test_a_full_disk_says_so_and_leaves_the_index_as_it_was(seeds, tmp_path, fak
     store = LocalStore(ix)
     store.check()
     assert "late.txt" not in store.documents() and not [p for p in ix.iterdir() if p.name.endswith(".partial")]
+
+
+def test_the_merge_policy_merges_a_full_tier_and_rewrites_mostly_deleted_segments():
+    from rag.store.merge import plan
+
+    def seg(name, n, deleted=0):
+        return {"name": name, "passages": n, "deleted_passages": deleted}
+    assert plan([seg("big", 10_000), seg("a", 3), seg("b", 5)], 3) is None
+    assert plan([seg("big", 10_000), seg("a", 3), seg("b", 5), seg("c", 8)], 3) == ["a", "b", "c"]
+    assert plan([seg("big", 10_000, deleted=4_000), seg("a", 3)], 3) == ["big", "a"]
+    assert plan([seg("big", 10_000, deleted=1_000), seg("a", 30), seg("b", 300)], 3) is None
+
+
+def test_the_cli_names_the_damage_and_rag_index_repairs_it(fake_backend, seeds, tmp_path):
+    from click.testing import CliRunner
+
+    from rag.cli import main
+
+    opts = ["--backend", fake_backend.name, "--seeds", str(seeds), "--index", str(tmp_path / "index")]
+    run = lambda *a: CliRunner().invoke(main, [*opts, *a])  # noqa: E731
+    assert run("index").exit_code == 0
+    store = LocalStore(tmp_path / "index")
+    seg = store.path / store.status()["segments"][0]["name"]
+    (seg / "post_rows.npy").write_bytes((seg / "post_rows.npy").read_bytes()[:-4])
+    broken = run("status")
+    assert broken.exit_code == 1 and "Traceback" not in broken.stderr
+    assert "damaged" in broken.stderr and "run `rag index` to repair it" in broken.stderr
+    fixed = run("index")
+    assert fixed.exit_code == 0 and "repaired:" in fixed.stdout and "index updated" in fixed.stdout
+    assert run("status").exit_code == 0
+    assert "1,500 tanks" in run("search", "Russia produced tanks in 2024", "--mode", "bm25").stdout
+
+
+def test_a_segment_whose_documents_are_all_deleted_is_dropped(seeds, tmp_path, fake_embedder):
+    ix = tmp_path / "ix"
+    store, (_, small) = _two_segments(seeds, ix, fake_embedder)
+    (seeds / "late.txt").unlink()
+    _build(seeds, store, fake_embedder)
+    assert [s["name"] for s in store.status()["segments"]] != [] and small.name not in \
+        {s["name"] for s in store.status()["segments"]}
+    assert len(store.status()["segments"]) == 1 and len(store.documents()) == 6

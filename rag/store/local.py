@@ -5,7 +5,7 @@ records the replaced and deleted documents' rows as tombstones, and commits by w
 generation file and replacing ``CURRENT`` (rag/store/files.py), so its cost follows the change.
 Segments are merged by a tiered policy (rag/store/merge.py) in the same process after the
 commit. Readers open every file of a generation at once and notice a newer ``CURRENT`` at their
-next search (only new segments are opened). Every file's size and sha256 are in the
+next search (only new segments are opened). Every file's size and CRC32 are in the
 generation; sizes and small files are checked at open, everything by ``rag index``, which drops
 what is damaged and re-embeds only those documents.
 """
@@ -110,8 +110,8 @@ class LocalStore(Store):
                weight: float = 0.5, filters: Filters | None = None, candidates: int = 100) -> list[Hit]:
         try:
             return search_state(self._current(), query_vec, query_text, k, mode, weight, filters,
-                                candidates, self.ann.ef_search)
-        except (OSError, ValueError) as exc:
+                                candidates, self.ann)
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS could not read a file
             if isinstance(exc, RagError):
                 raise
             raise IndexMissingError(f"the index in {self.path} is damaged ({exc}): {REPAIR_HINT}") from None
@@ -185,6 +185,9 @@ class LocalStore(Store):
             if not fresh:
                 for doc_id in touched:
                     state.tombstone(doc_id, metas)
+            for m in metas:  # a segment whose documents are all deleted is simply dropped
+                if m["docs"] == m["deleted_docs"]:
+                    retired[m["name"]] = time.time()
             metas = [m for m in metas if m["name"] not in retired] + ([new] if new else [])
             self._commit(state, settings, metas, retired)
             try:
@@ -207,6 +210,11 @@ class LocalStore(Store):
             names = merge.plan(state.metas, self.merge_factor)
             if not names:
                 return
+            retired = {**state.retired, **{n: time.time() for n in names}}
+            kept = [m for m in state.metas if m["name"] not in names]
+            if all(m["docs"] == m["deleted_docs"] for m in state.metas if m["name"] in names):
+                self._commit(state, settings, kept, retired)  # nothing live in them: just drop them
+                continue
             log.info("merging %d segments", len(names))
             writer = SegmentWriter(self.path, state.dim, Analyzer())
             try:
@@ -217,9 +225,7 @@ class LocalStore(Store):
             except BaseException:
                 writer.abort()
                 raise
-            metas = [m for m in state.metas if m["name"] not in names] + [new]
-            retired = {**state.retired, **{n: time.time() for n in names}}
-            self._commit(state, settings, metas, retired)
+            self._commit(state, settings, kept + [new], retired)
 
 
 @STORES.register("local")
@@ -229,8 +235,8 @@ def open_local(settings, **options) -> LocalStore:
     unknown = set(options) - valid
     if unknown:
         raise RagError(f"unknown local store option(s) {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
-    ann = AnnParams(threshold=settings.ann_threshold, ef_search=settings.ann_ef_search,
-                    search_threads=max(1, settings.faiss_threads))
+    ann = AnnParams(threshold=settings.ann_threshold, kind_name=settings.ann_kind, nprobe=settings.ann_nprobe,
+                    ef_search=settings.ann_ef_search, search_threads=max(1, settings.faiss_threads))
     return LocalStore(options.get("path", settings.index_dir), ann=ann, merge_factor=settings.merge_factor,
                       cleanup_grace=settings.cleanup_grace)
 

@@ -167,6 +167,8 @@ def read_generation(path: Path) -> dict:
     ok = (isinstance(gen.get("generation"), int) and isinstance(gen.get("settings"), dict)
           and isinstance(gen.get("segments"), list) and isinstance(gen.get("retired", {}), dict)
           and all(isinstance(s, dict) and all(isinstance(s.get(k), t) for k, t in SEGMENT_KEYS.items())
+                  and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and isinstance(v[1], str)
+                          for v in s["files"].values())
                   for s in gen["segments"]))
     if not ok:
         raise ValueError(f"{path.name} has an unexpected shape")
@@ -204,9 +206,7 @@ def load_state(path: Path, opened: dict[str, Segment], ann: AnnParams, previous:
         dim = (gen["settings"].get("embedder") or {}).get("dim")
         for meta in gen["segments"]:
             try:
-                seg = opened.get(meta["name"]) or Segment(path / meta["name"], meta)
-                if seg.index.d != dim:
-                    raise ValueError(f"its vectors have {seg.index.d} dimensions, the index {dim}")
+                seg = opened.get(meta["name"]) or Segment(path / meta["name"], meta, dim)
                 segments.append(seg)
             except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS could not read it
                 problem = problem or f"{meta['name']}: {exc}"

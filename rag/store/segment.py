@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from dataclasses import fields
 from pathlib import Path
@@ -131,22 +132,41 @@ class SegmentWriter:
 
 
 class Segment:
-    """A segment opened for reading: every file opened now (so removal later cannot hurt)."""
+    """A segment opened for reading: every file opened now (so removal later cannot hurt).
 
-    def __init__(self, folder: Path, meta: dict, deep: bool = False) -> None:
-        problem = verify_files(folder, meta["files"], deep)
+    The FAISS index is read on first use (``index``), from the file opened here: a process
+    that only updates the index (``rag index``) never loads the vectors.
+    """
+
+    def __init__(self, folder: Path, meta: dict, dim: int | None = None) -> None:
+        problem = verify_files(folder, meta["files"], False)
         if problem:
             raise ValueError(problem)
-        self.folder, self.name, self.size = folder, meta["name"], int(meta["passages"])
+        self.folder, self.name, self.size, self.dim = folder, meta["name"], int(meta["passages"]), dim
         self.offsets = np.load(folder / "offsets.npy", mmap_mode="r")
         self.postings = Postings(folder)
-        self.index = vectors.open_index(folder / vectors.FILE)
-        if not (len(self.offsets) == self.size + 1 == self.postings.size + 1 == self.index.ntotal + 1):
+        if not len(self.offsets) == self.size + 1 == self.postings.size + 1:
             raise ValueError(f"{self.name} has files of different lengths")
         self._fd = os.open(folder / "chunks.jsonl", os.O_RDONLY)
         self._docs_fd = os.open(folder / "docs.json", os.O_RDONLY)
+        self._vec_fd = os.open(folder / vectors.FILE, os.O_RDONLY)
+        self._index = None
+        self._index_lock = threading.Lock()
         self._docs: dict | None = None
         self._doc_index: dict[str, int] | None = None
+
+    @property
+    def index(self):
+        """The segment's FAISS index (read on first use; ValueError if it does not fit)."""
+        if self._index is None:
+            with self._index_lock:
+                if self._index is None:
+                    index = vectors.open_index(Path(f"/proc/self/fd/{self._vec_fd}"))
+                    if index.ntotal != self.size or (self.dim is not None and index.d != self.dim):
+                        raise ValueError(f"{self.name}/{vectors.FILE} holds {index.ntotal} vectors of "
+                                         f"{index.d} dimensions, {self.size} of {self.dim} expected")
+                    self._index = index
+        return self._index
 
     def doc_index(self) -> dict[str, int]:
         """doc id -> ordinal in ``docs()`` (built on first use; a segment never changes)."""
@@ -178,7 +198,7 @@ class Segment:
         self.close()
 
     def close(self) -> None:
-        for attr in ("_fd", "_docs_fd"):
+        for attr in ("_fd", "_docs_fd", "_vec_fd"):
             fd = getattr(self, attr, -1)
             if fd >= 0:
                 setattr(self, attr, -1)
