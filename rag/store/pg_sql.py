@@ -73,8 +73,9 @@ CREATE INDEX ON {kw} USING gin (terms);
 CREATE INDEX ON {passages} USING hnsw (embedding vector_ip_ops) WITH (m = {m}, ef_construction = {efc});
 """
 
-CHUNK_COLUMNS = ("chunk_id", "doc_id", "text", "start", "end", "title", "source", "authors", "outlet", "date")
-INSERT_COLUMNS = ("pid",) + CHUNK_COLUMNS + ("ord", "published", "embedding", "terms", "tfs", "dl")
+CHUNK_COLUMNS = ("chunk_id", "doc_id", "text", "start", "end", "title", "source", "authors", "outlet", "date",
+                 "published")
+INSERT_COLUMNS = ("pid",) + CHUNK_COLUMNS + ("ord", "embedding", "terms", "tfs", "dl")
 KW_COLUMNS = ("pid", "terms", "bm25")
 
 

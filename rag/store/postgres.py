@@ -231,9 +231,10 @@ class PostgresStore(Store):
 
 
 def _chunk(r) -> Chunk:
-    cid, doc_id, text, start, end, title, source, authors, outlet, date = r
+    cid, doc_id, text, start, end, title, source, authors, outlet, date, published = r
     return Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, title=title, source=source,
-                 authors=tuple(authors or ()), outlet=outlet, date=date)
+                 authors=tuple(authors or ()), outlet=outlet, date=date,
+                 published=published.isoformat() if published else None)
 
 
 @STORES.register("postgres")
