@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ class Server:
     def close(self) -> None:
         if self.tmp:
             self.server.cleanup()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Memo:
@@ -161,6 +163,7 @@ def scifact(args, server: Server) -> dict:
           f"hybrid nDCG@10 postgres - local: {res['hybrid_ndcg_diff']:+.4f}", flush=True)
     for s in stores.values():
         s.close()
+    shutil.rmtree(work, ignore_errors=True)
     return res
 
 
@@ -200,6 +203,7 @@ def scale(args, server: Server) -> dict:
         res.update(pg_recall_and_size(url, work / f"queries-{n}.json"))
         out[f"postgres-{n}"] = res
         print(f"[{n}] postgres: {json.dumps(res)}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 
