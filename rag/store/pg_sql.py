@@ -97,28 +97,24 @@ def drop_generation(gen: int) -> sql.Composed:
     return sql.SQL("DROP TABLE IF EXISTS {kw}, {passages}, {terms}, {docs}").format(**t)
 
 
+# one condition per Filters field (same meaning as rag.store.filters.matches); {0} = the passages alias
+_FILTERS = {
+    "outlet": "lower({0}.outlet) = lower(%(f_outlet)s)",
+    "author": "lower(%(f_author)s) = ANY(SELECT lower(x) FROM unnest({0}.authors) x)",
+    "article": "({0}.doc_id = %(f_article)s OR {0}.title = %(f_article)s)",
+    "since": "{0}.published >= %(f_since)s::date",
+    "until": "{0}.published <= %(f_until)s::date",
+}
+
+
 def filter_sql(filters: Filters | None, alias: str = "p") -> tuple[sql.Composable, dict]:
-    """``AND ...`` conditions for ``filters`` (same meaning as rag.store.base.matches)."""
+    """``AND ...`` conditions for the fields ``filters`` sets, and their parameters."""
     if not filters:
         return sql.SQL(""), {}
     a = sql.Identifier(alias)
-    parts, params = [], {}
-    if filters.outlet is not None:
-        parts.append(sql.SQL("lower({}.outlet) = lower(%(f_outlet)s)").format(a))
-        params["f_outlet"] = filters.outlet
-    if filters.author is not None:
-        parts.append(sql.SQL("lower(%(f_author)s) = ANY(SELECT lower(x) FROM unnest({}.authors) x)").format(a))
-        params["f_author"] = filters.author
-    if filters.article is not None:
-        parts.append(sql.SQL("({0}.doc_id = %(f_article)s OR {0}.title = %(f_article)s)").format(a))
-        params["f_article"] = filters.article
-    if filters.since is not None:
-        parts.append(sql.SQL("{}.published >= %(f_since)s::date").format(a))
-        params["f_since"] = filters.since
-    if filters.until is not None:
-        parts.append(sql.SQL("{}.published <= %(f_until)s::date").format(a))
-        params["f_until"] = filters.until
-    return sql.SQL(" AND ") + sql.SQL(" AND ").join(parts), params
+    used = [name for name in _FILTERS if getattr(filters, name) is not None]
+    parts = [sql.SQL(_FILTERS[name]).format(a) for name in used]
+    return sql.SQL(" AND ") + sql.SQL(" AND ").join(parts), {f"f_{n}": getattr(filters, n) for n in used}
 
 
 # The query's terms as the keyword leg needs them: ids, idf weights (x repeats), sparse vector.
