@@ -99,6 +99,8 @@ class Settings:
     cleanup_grace: float = 300.0
     # PostgreSQL store: HNSW candidates examined per dense search (recall vs speed; >= the 100 candidates)
     pg_ef_search: int = 200
+    # PostgreSQL store: below this many passages dense search scans every row (exact) instead of HNSW
+    pg_exact_below: int = 20_000
     # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
     embed_device: str = "auto"
     # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,

@@ -96,7 +96,7 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
     store = as_store(store)
     analyzer = analyzer or Analyzer()
     expect = expected_manifest(embedder, chunker, analyzer)
-    _check_unique(docs)
+    new_ids = _unique_ids(docs)
     manifest = store.manifest()
     if not docs and not allow_empty:
         _refuse_to_empty(store, manifest, skipped, where)
@@ -122,8 +122,8 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
             todo.append(d)
         else:
             report.unchanged += 1
-    new_ids = {d.id for d in docs}
-    gone = [i for i in old if i not in new_ids]
+    kept = report.unchanged + len(report.changed)  # old documents still there; the rest are gone
+    gone = [i for i in old if i not in new_ids] if len(old) > kept else []
     if gone:
         info = store.documents()
         report.removed = [info[i]["title"] for i in gone]
@@ -204,12 +204,16 @@ def _empty(vecs: np.ndarray | None) -> np.ndarray:
     return np.zeros((0, vecs.shape[1] if vecs is not None else 0), np.float32)
 
 
-def _check_unique(docs: Sequence[Document]) -> None:
-    seen: set[str] = set()
-    for d in docs:
-        if d.id in seen:
-            raise ValueError(f"two documents share the id {d.id!r}")
-        seen.add(d.id)
+def _unique_ids(docs: Sequence[Document]) -> set[str]:
+    """The documents' ids; ValueError naming one if two documents share it."""
+    ids = {d.id for d in docs}
+    if len(ids) != len(docs):
+        seen: set[str] = set()
+        for d in docs:
+            if d.id in seen:
+                raise ValueError(f"two documents share the id {d.id!r}")
+            seen.add(d.id)
+    return ids
 
 
 def _fits(embedder: Embedder, title: str):
