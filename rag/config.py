@@ -97,6 +97,22 @@ class Settings:
     ann_ef_search: int = 128
     merge_factor: int = 10
     cleanup_grace: float = 300.0
+    # PostgreSQL store: HNSW candidates examined per dense search (recall vs speed; >= the 100 candidates)
+    pg_ef_search: int = 200
+    # PostgreSQL store: below this many passages dense search scans every row (exact) instead of HNSW
+    pg_exact_below: int = 20_000
+    # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
+    embed_device: str = "auto"
+    # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,
+    # else a cluster address for ray.init ("auto", "ray://head:10001"); workers, rows per batch, GPUs per worker
+    ray_address: str = ""
+    ray_concurrency: int = 2
+    ray_batch_size: int = 64
+    ray_num_gpus: float = 0.0
+    # jobs of fewer passages are embedded in process (a Ray job's actors take seconds to start)
+    ray_min_passages: int = 256
+    # seeds: a file larger than this many MB is skipped with a warning (listed in the build report)
+    max_file_mb: float = 20.0
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -116,6 +132,12 @@ class Settings:
                 or self.cleanup_grace < 0:
             raise RagError("ann_threshold must be >= 0, ann_nprobe and ann_ef_search >= 1, merge_factor >= 2, "
                            "cleanup_grace >= 0")
+        if self.ray_concurrency < 1 or self.ray_batch_size < 1 or self.ray_num_gpus < 0:
+            raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
+        if self.pg_ef_search < 1:
+            raise RagError("pg_ef_search must be at least 1")
+        if not self.max_file_mb > 0:
+            raise RagError("max_file_mb must be more than 0")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""

@@ -2,34 +2,19 @@
 (:class:`rag.types.Filters`; backends that filter in their own query language follow these)."""
 from __future__ import annotations
 
-import re
+from dataclasses import fields
 from datetime import date
 
+from .. import dates
+from ..errors import QuestionError
 from ..types import Chunk, Filters
-
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split())}
 
 
 def parse_date(text: str | None) -> date | None:
-    """A publication date as written in the articles: ``2025-03-19``, ``3/19/25``,
-    ``3/19/2025``, ``March 19, 2025``, ``19 March 2025``; None if unreadable."""
-    if not text:
-        return None
-    s = text.strip().lower()
-    try:
-        if m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s):
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})", s):
-            year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
-            return date(year, int(m[1]), int(m[2]))
-        if m := re.fullmatch(r"([a-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})", s):
-            return date(int(m[3]), _MONTHS[m[1]], int(m[2]))
-        if m := re.fullmatch(r"(\d{1,2}) ([a-z]{3})[a-z]*\.?,? (\d{4})", s):
-            return date(int(m[3]), _MONTHS[m[2]], int(m[1]))
-    except (ValueError, KeyError):
-        return None
-    return None
+    """A publication date as written in the articles (``2025-03-19``, ``3/19/25``, ``March 19, 2025``,
+    ``19 March 2025``, …) as a ``date``; None if unreadable. The one parser is :func:`rag.dates.parse_date`."""
+    iso = dates.parse_date(text)
+    return date.fromisoformat(iso) if iso else None
 
 
 def matches(filters: Filters | None, chunk: Chunk) -> bool:
@@ -44,7 +29,7 @@ def matches(filters: Filters | None, chunk: Chunk) -> bool:
     if f.article is not None and f.article not in (chunk.doc_id, chunk.title):
         return False
     if f.since is not None or f.until is not None:
-        d = parse_date(chunk.date)
+        d = date.fromisoformat(chunk.published) if chunk.published else None
         if d is None:
             return False
         if f.since is not None and d < date.fromisoformat(f.since):
@@ -54,3 +39,29 @@ def matches(filters: Filters | None, chunk: Chunk) -> bool:
     return True
 
 
+def check_filters(filters: Filters | dict | None) -> Filters | None:
+    """``filters`` with blanks dropped and dates as ISO dates (any byline form is read), or None.
+
+    A dict may be given (``{"outlet": "Substack", "since": "2025-04-01"}``); an unknown field, an
+    unreadable date or ``since`` after ``until`` is a ``QuestionError`` saying so.
+    """
+    if filters is None:
+        return None
+    if isinstance(filters, dict):
+        valid = [f.name for f in fields(Filters)]
+        unknown = sorted(set(filters) - set(valid))
+        if unknown:
+            raise QuestionError(f"unknown filter {unknown[0]!r}; valid: {', '.join(valid)}")
+        filters = Filters(**filters)
+    values = {f.name: (str(v).strip() or None) if v is not None else None
+              for f in fields(Filters) for v in [getattr(filters, f.name)]}
+    for name in ("since", "until"):
+        if values[name] is not None:
+            iso = dates.parse_date(values[name])
+            if iso is None:
+                raise QuestionError(f"{name} {values[name]!r} is not a date: write it as YYYY-MM-DD")
+            values[name] = iso
+    if values["since"] and values["until"] and values["since"] > values["until"]:
+        raise QuestionError(f"since {values['since']} is after until {values['until']}: nothing can match")
+    out = Filters(**values)
+    return out if out else None
