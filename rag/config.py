@@ -92,7 +92,7 @@ class Settings:
     # (search breadth: ann_ef_search); segments merged per tier; seconds a segment no longer used
     # is kept for processes still reading an older generation
     ann_threshold: int = 200_000
-    ann_kind: str = "ivf"
+    ann_kind: str = "hnsw"
     ann_nprobe: int = 32
     ann_ef_search: int = 128
     merge_factor: int = 10
@@ -111,6 +111,8 @@ class Settings:
     ray_num_gpus: float = 0.0
     # jobs of fewer passages are embedded in process (a Ray job's actors take seconds to start)
     ray_min_passages: int = 256
+    # seeds: a file larger than this many MB is skipped with a warning (listed in the build report)
+    max_file_mb: float = 20.0
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -134,6 +136,8 @@ class Settings:
             raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
         if self.pg_ef_search < 1:
             raise RagError("pg_ef_search must be at least 1")
+        if not self.max_file_mb > 0:
+            raise RagError("max_file_mb must be more than 0")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""
