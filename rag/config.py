@@ -92,7 +92,7 @@ class Settings:
     # (search breadth: ann_ef_search); segments merged per tier; seconds a segment no longer used
     # is kept for processes still reading an older generation
     ann_threshold: int = 200_000
-    ann_kind: str = "ivf"
+    ann_kind: str = "hnsw"
     ann_nprobe: int = 32
     ann_ef_search: int = 128
     merge_factor: int = 10
