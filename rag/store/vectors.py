@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,18 @@ class VectorWriter:
 
     def abort(self) -> None:
         self._fh.close()
+
+
+FOURCC = {b"IxFI": "flat", b"IHNf": "hnsw", b"IwFl": "ivf"}
+
+
+def header(fd: int) -> tuple[str, int, int]:
+    """(kind, dimension, rows) from a FAISS file's first 16 bytes, without reading the index."""
+    head = os.pread(fd, 16, 0)
+    if len(head) < 16 or head[:4] not in FOURCC:
+        raise ValueError(f"{FILE} is not a FAISS index of an expected type")
+    d, ntotal = struct.unpack("<iq", head[4:16])
+    return FOURCC[head[:4]], d, ntotal
 
 
 def open_index(path: Path) -> faiss.Index:
