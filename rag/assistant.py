@@ -14,6 +14,7 @@ from .config import Settings
 from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
+from .progress import Progress
 from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
 from .llm_client import ChatClient
 from .retrieve import Retriever
@@ -45,7 +46,7 @@ class Assistant:
 
     @classmethod
     def open(cls, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None, *,
-             settings: Settings | None = None, build: bool = True, progress: bool = False,
+             settings: Settings | None = None, build: bool = True, progress: Progress = False,
              embedder: Embedder | None = None) -> "Assistant":
         """Open the index (building or updating it from ``seeds_dir`` first when ``build``)."""
         settings = (settings or Settings.from_env()).with_(seeds_dir=_path(seeds_dir), index_dir=_path(index_dir))
@@ -57,7 +58,7 @@ class Assistant:
         return self
 
     # -- index -------------------------------------------------------------------------------
-    def rebuild(self, progress: bool = False) -> BuildReport:
+    def rebuild(self, progress: Progress = False) -> BuildReport:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone."""
         with self._lock:
             found = read_seeds(self.settings.seeds_dir)
@@ -99,7 +100,7 @@ class Assistant:
                 "index_dir": str(self.settings.index_dir),
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
-    def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
+    def add_document(self, filename: str, data: bytes, progress: Progress = False) -> BuildReport:
         """Save an uploaded file into the seeds folder (validated, never outside it) and index it."""
         name = safe_filename(filename)
         if len(data) > MAX_UPLOAD_BYTES:

@@ -11,12 +11,15 @@ import numpy as np
 
 from . import store
 from .bm25 import Analyzer, BM25Index
-from .chunk import Chunker, index_text
+from .chunk import Chunker, TokenLimit, index_text
 from .embed import Embedder
 from .errors import IndexMismatchError, IndexMissingError
+from .progress import Progress, reporter
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
+
+BLOCK = 256  # passages per embedding call: the unit of progress
 
 
 @dataclass
@@ -66,7 +69,7 @@ def _compatible(manifest: dict | None, expect: dict) -> bool:
 
 
 def build_index(docs: Sequence[Document], index_dir: Path, *, embedder: Embedder, chunker: Chunker,
-                analyzer: Analyzer | None = None, progress: bool = False,
+                analyzer: Analyzer | None = None, progress: Progress = False,
                 skipped: Sequence[tuple[str, str]] = (), batch_size: int = 32) -> BuildReport:
     """Bring the index in ``index_dir`` up to date with ``docs``; the old index stays live until done."""
     t0 = time.perf_counter()
@@ -95,6 +98,7 @@ def build_index(docs: Sequence[Document], index_dir: Path, *, embedder: Embedder
         return report
 
     reuse = _reusable(index_dir, expect, old_docs, docs)
+    fresh_chunks = chunk_documents([d for d in docs if d.id not in reuse], chunker, embedder)
     chunks: list[Chunk] = []
     vectors: list[np.ndarray | None] = []
     to_embed: list[int] = []
@@ -104,14 +108,14 @@ def build_index(docs: Sequence[Document], index_dir: Path, *, embedder: Embedder
             chunks.extend(doc_chunks)
             vectors.extend(doc_vecs)
         else:
-            for c in chunker.chunk(d, fits=_fits(embedder, d.title)):
+            for c in fresh_chunks[d.id]:
                 to_embed.append(len(chunks))
                 chunks.append(c)
                 vectors.append(None)
     if to_embed:
         log.info("embedding %d passages", len(to_embed))
-        fresh = embedder.encode([index_text(chunks[i]) for i in to_embed], "passage",
-                                batch_size=batch_size, progress=progress)
+        fresh = embed_passages(embedder, [index_text(chunks[i]) for i in to_embed], batch_size=batch_size,
+                               progress=progress)
         for row, i in enumerate(to_embed):
             vectors[i] = fresh[row]
     dim = int(fresh.shape[1]) if to_embed else (len(vectors[0]) if vectors else embedder.dim)
@@ -163,12 +167,56 @@ def _reusable(index_dir: Path, expect: dict, old_docs: dict, docs: Sequence[Docu
 
 
 def _fits(embedder: Embedder, title: str):
-    """A check that a passage under its title fits the embedder's own token limit, if it has one."""
+    """A check that a passage under its title fits the embedder's own token limit."""
     count, limit = embedder.count_tokens, embedder.max_tokens
-    if not limit:
-        return None
 
     def fits(text: str) -> bool:
         probe = Chunk(id="", doc_id="", text=text, start=0, end=len(text), title=title)
         return count(index_text(probe)) <= limit
     return fits
+
+
+def chunk_documents(docs: Sequence[Document], chunker: Chunker, embedder: Embedder) -> dict[str, list[Chunk]]:
+    """doc id -> its passages, each within the embedder's own token limit under its title.
+
+    The chunker packs sentences against that limit; the passages are then counted once more,
+    all together (one batch for the tokenizer), and any that a tokenizer whose counts do not add
+    up over sentences still finds too long is split again."""
+    limit = TokenLimit.of(embedder)
+    out = {d.id: chunker.chunk(d, limit=limit) for d in docs}
+    if limit is None:
+        return out
+    flat = [c for d in docs for c in out[d.id]]
+    counts = limit.count_many([index_text(c) for c in flat])
+    over = {c.doc_id for c, n in zip(flat, counts) if n + limit.special > limit.max_tokens}
+    for d in docs:
+        if d.id in over:
+            log.info("passages of %r split again to fit the embedder's %d tokens", d.title, limit.max_tokens)
+            out[d.id] = chunker.chunk(d, fits=_fits(embedder, d.title), limit=limit)
+    return out
+
+
+def embed_passages(embedder: Embedder, texts: Sequence[str], *, batch_size: int = 32,
+                   progress: Progress = False, block: int = BLOCK) -> np.ndarray:
+    """Vectors of ``texts`` (rows in input order), longest first in blocks of ``block`` texts so
+    that batches pad little and progress is reported as ``(done, total, stage)``."""
+    report = reporter(progress)
+    n = len(texts)
+    try:
+        report(0, n, "loading the model")
+        load = getattr(embedder, "load", None)
+        if load is not None:
+            load()
+        order = sorted(range(n), key=lambda i: -len(texts[i]))
+        out: np.ndarray | None = None
+        report(0, n, "embedding passages")
+        for s in range(0, n, block):
+            idx = order[s:s + block]
+            vecs = embedder.encode([texts[i] for i in idx], "passage", batch_size=batch_size)
+            if out is None:
+                out = np.empty((n, vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+            report(min(s + block, n), n, "embedding passages")
+    finally:
+        report.close()
+    return out if out is not None else np.zeros((0, embedder.dim), dtype=np.float32)
