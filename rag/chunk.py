@@ -60,6 +60,7 @@ class TokenLimit:
     max_tokens: int
     count_many: Callable[[Sequence[str]], list[int]]  # tokens of each text, special tokens excluded
     special: int = 2  # tokens the model adds to every input ([CLS], [SEP])
+    exact: bool = False  # counts add up over white space (WordPiece): packed passages need no recount
 
     @classmethod
     def of(cls, embedder) -> "TokenLimit | None":
@@ -72,7 +73,8 @@ class TokenLimit:
         if many is None:
             def many(texts):
                 return [embedder.count_tokens(t) for t in texts]
-        return cls(int(embedder.max_tokens), lambda texts: [n - special for n in many(list(texts))], special)
+        return cls(int(embedder.max_tokens), lambda texts: [n - special for n in many(list(texts))], special,
+                   bool(getattr(embedder, "tokens_add_up", False)))
 
 
 @dataclass(frozen=True)

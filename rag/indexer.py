@@ -179,12 +179,12 @@ def _fits(embedder: Embedder, title: str):
 def chunk_documents(docs: Sequence[Document], chunker: Chunker, embedder: Embedder) -> dict[str, list[Chunk]]:
     """doc id -> its passages, each within the embedder's own token limit under its title.
 
-    The chunker packs sentences against that limit; the passages are then counted once more,
-    all together (one batch for the tokenizer), and any that a tokenizer whose counts do not add
-    up over sentences still finds too long is split again."""
+    The chunker packs sentences against that limit. Unless the embedder's counts add up over
+    white space (``tokens_add_up``, e.g. WordPiece), the passages are then counted once more, all
+    together (one batch for the tokenizer), and any found too long is split again."""
     limit = TokenLimit.of(embedder)
     out = {d.id: chunker.chunk(d, limit=limit) for d in docs}
-    if limit is None:
+    if limit is None or limit.exact:
         return out
     flat = [c for d in docs for c in out[d.id]]
     counts = limit.count_many([index_text(c) for c in flat])

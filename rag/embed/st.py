@@ -107,6 +107,14 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         return [len(i) for i in ids]
 
     @property
+    def tokens_add_up(self) -> bool:
+        """True when the tokenizer splits at white space before word-pieces (BERT's): a text's
+        count is then the sum of its sentences' counts, so chunking needs no second count."""
+        tok = self.query_encoder.tokenizer if self._model is None and self.query_encoder is not None \
+            else self.model.tokenizer.backend_tokenizer
+        return type(tok.pre_tokenizer).__name__ == "BertPreTokenizer"
+
+    @property
     def query_encoder(self):
         """The cached ONNX export at ``precision`` (rag.embed.st_onnx), or None for torch."""
         if self.query_runtime == "onnx" and self._query_encoder is None:
