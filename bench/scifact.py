@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="hybrid weight per embedder, e.g. minilm=0.5,bge=0.7 (default: the settings' hybrid_weight)")
     p.add_argument("--rerank-depth", type=int, help="passages the cross-encoder rescores per query")
     p.add_argument("--work", type=Path, help="folder for the indexes (default: a temporary one)")
+    p.add_argument("--first", type=int, metavar="N",
+                   help="only the first N abstracts of the corpus (as the peer's SMOKE=1 run: 300); "
+                        "quality figures are then meaningless, build times comparable")
     p.add_argument("--lean", action="store_true",
                    help="build, score and time searches only (no add-one / no-op rebuild / throughput / "
                         "ask / fresh-process figures): the comparison with LlamaIndex (bench/vs_llamaindex.py)")
@@ -239,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
         qrels = dict(list(qrels.items())[:15])
         wanted = {d for rels in qrels.values() for d in rels}
         docs = [d for d in docs if d.id in wanted] + [d for d in docs if d.id not in wanted][:100]
+    if args.first:
+        docs = docs[:args.first]
     names = [n.strip() for n in args.embedders.split(",") if n.strip()]
     weights = {n: settings.with_(embed_backend=EMBEDDERS[n]).dense_weight for n in names}
     weights.update({k.strip(): float(v) for k, v in (w.split("=") for w in args.weights.split(",") if w.strip())})

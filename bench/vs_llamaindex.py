@@ -2,14 +2,17 @@
 
     python bench/vs_llamaindex.py --peer-python VENV/bin/python [--data ../shared/bench/scifact]
         [--peer-script ../shared/bench/peers/llamaindex_scifact.py] [--out bench/work/vs-llamaindex]
-        [--order peer-first|ours-first]
+        [--order peer-first|ours-first|together] [--smoke]
 
 Runs the LlamaIndex peer script with the Python of its own virtualenv (its docstring says how to
 make one), then ``bench/scifact.py --embedders minilm --rerank none --lean`` in this Python with
 the current ``RAG_*`` settings (the app's defaults unless set), and prints the comparison: index
 build wall time and CPU time (ratio ours / peer), hybrid nDCG@10 on the 300 test claims, passages
 longer than MiniLM's 256 word-pieces, and hybrid search p50 vs the peer's fusion p50. Both use the
-bundled all-MiniLM-L6-v2, loaded and warmed up before their timed builds.
+bundled all-MiniLM-L6-v2, loaded and warmed up before their timed builds. ``--order together``
+runs both at once, so both see the same load on a shared machine (each also slows the other);
+``--smoke`` builds the first 300 abstracts only (the peer's SMOKE=1 run): build times compare,
+quality figures do not.
 """
 from __future__ import annotations
 
@@ -24,22 +27,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_peer(python: str, script: Path, data: Path, out: Path) -> dict:
+def start_peer(python: str, script: Path, data: Path, out: Path, smoke: bool):
+    """The peer's process and the JSON file it will write (SMOKE=1 writes ./results_smoke.json)."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "llamaindex.json"
-    with open(out / "llamaindex.log", "w") as log:
-        subprocess.run([python, str(script), "--data", str(data), "--out", str(path)], cwd=out,
-                       stdout=log, stderr=subprocess.STDOUT, check=True)
-    return json.loads(path.read_text())
+    path = out / ("results_smoke.json" if smoke else "llamaindex.json")
+    env = {**os.environ, **({"SMOKE": "1"} if smoke else {})}
+    proc = subprocess.Popen([python, str(script), "--data", str(data), "--out", str(path)], cwd=out,
+                            stdout=open(out / "llamaindex.log", "w"), stderr=subprocess.STDOUT, env=env)
+    return proc, path
 
 
-def run_ours(data: Path, out: Path) -> dict:
+def start_ours(data: Path, out: Path, smoke: bool):
     out.mkdir(parents=True, exist_ok=True)
     path = out / "ours.json"
-    with open(out / "ours.log", "w") as log:
-        subprocess.run([sys.executable, str(ROOT / "bench" / "scifact.py"), "--data", str(data),
-                        "--embedders", "minilm", "--rerank", "none", "--lean", "--json", str(path)],
-                       stdout=log, stderr=subprocess.STDOUT, check=True, env=os.environ.copy())
+    cmd = [sys.executable, str(ROOT / "bench" / "scifact.py"), "--data", str(data), "--embedders", "minilm",
+           "--rerank", "none", "--lean", "--json", str(path)] + (["--first", "300"] if smoke else [])
+    proc = subprocess.Popen(cmd, stdout=open(out / "ours.log", "w"), stderr=subprocess.STDOUT, env=os.environ.copy())
+    return proc, path
+
+
+def finish(proc, path: Path) -> dict:
+    if proc.wait() != 0:
+        raise SystemExit(f"{proc.args[1]} failed (exit {proc.returncode}); see the log beside {path}")
     return json.loads(path.read_text())
 
 
@@ -69,19 +78,24 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--peer-script", type=Path, default=ROOT.parent / "shared" / "bench" / "peers" / "llamaindex_scifact.py")
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench" / "scifact")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "work" / "vs-llamaindex")
-    p.add_argument("--order", choices=("peer-first", "ours-first"), default="peer-first")
+    p.add_argument("--order", choices=("peer-first", "ours-first", "together"), default="peer-first")
+    p.add_argument("--smoke", action="store_true", help="the first 300 abstracts only (build times only)")
     args = p.parse_args(argv)
     data, out = args.data.resolve(), args.out.resolve()
     t = time.strftime("%Y-%m-%dT%H:%M:%S")
-    steps = [("peer", lambda: run_peer(args.peer_python, args.peer_script.resolve(), data, out)),
-             ("ours", lambda: run_ours(data, out))]
-    if args.order == "ours-first":
-        steps.reverse()
+    steps = {"peer": lambda: start_peer(args.peer_python, args.peer_script.resolve(), data, out, args.smoke),
+             "ours": lambda: start_ours(data, out, args.smoke)}
+    names = ["ours", "peer"] if args.order == "ours-first" else ["peer", "ours"]
     got = {}
-    for name, step in steps:
-        print(f"running {name} ...", flush=True)
-        got[name] = step()
-    res = {"started": t, "order": args.order, **compare(got["peer"], got["ours"])}
+    if args.order == "together":
+        print("running the peer and ours at once ...", flush=True)
+        started = {n: steps[n]() for n in names}
+        got = {n: finish(*started[n]) for n in names}
+    else:
+        for n in names:
+            print(f"running {n} ...", flush=True)
+            got[n] = finish(*steps[n]())
+    res = {"started": t, "order": args.order, "smoke": args.smoke, **compare(got["peer"], got["ours"])}
     (out / "comparison.json").write_text(json.dumps(res, indent=2))
     for k, v in res.items():
         if not isinstance(v, dict):
