@@ -13,7 +13,7 @@ from rag.embed import embedder_for, get_embedder
 from rag.errors import RagError
 from rag.indexer import build_index, chunk_documents
 from rag.ingest import read_seeds, split_documents
-from rag.store import read_manifest
+from rag.store.local import LocalStore
 
 INT8_MIN_COSINE = 0.98   # every seed passage: int8 vector vs fp32 vector (st_onnx.INT8_PARITY)
 INT8_MEAN_COSINE = 0.99
@@ -79,11 +79,11 @@ def test_the_manifest_records_the_precision_and_a_switch_rebuilds(tmp_path, real
     docs = read_seeds(seeds).documents
     index = tmp_path / "index"
     first = build_index(docs, index, embedder=real_embedder, chunker=Chunker())
-    assert first.full and read_manifest(index)["embedder"]["model_id"] == real_embedder.model_id
+    assert first.full and LocalStore(index).manifest()["embedder"]["model_id"] == real_embedder.model_id
     again = build_index(docs, index, embedder=int8_embedder, chunker=Chunker())
     assert again.full and again.embedded == again.passages  # nothing kept from the fp32 vectors
-    assert read_manifest(index)["embedder"]["model_id"].endswith("+int8")
+    assert LocalStore(index).manifest()["embedder"]["model_id"].endswith("+int8")
     same = build_index(docs, index, embedder=int8_embedder, chunker=Chunker())
     assert not same.wrote
     back = build_index(docs, index, embedder=real_embedder, chunker=Chunker())
-    assert back.full and read_manifest(index)["embedder"]["model_id"] == "sentence-transformers:all-MiniLM-L6-v2"
+    assert back.full and LocalStore(index).manifest()["embedder"]["model_id"] == "sentence-transformers:all-MiniLM-L6-v2"
