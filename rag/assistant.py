@@ -14,10 +14,10 @@ from .config import Settings
 from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
+from .ingest import SUFFIXES, IngestError, decode_text, read_seeds, read_text, split_documents
 from .llm_client import ChatClient
 from .retrieve import Retriever
-from .types import Answer, AnswerStream, Hit
+from .types import Answer, AnswerStream, Document, Hit
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,41 @@ class Assistant:
                 "index_dir": str(self.settings.index_dir),
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
+    def documents(self) -> list[dict]:
+        """Every indexed article: ``{id, title, source, authors, outlet, date, published, passages}``."""
+        out: dict[str, dict] = {}
+        for c in self.retriever.index.chunks:
+            d = out.get(c.doc_id)
+            if d is None:
+                out[c.doc_id] = d = {"id": c.doc_id, "title": c.title, "source": c.source,
+                                     "authors": list(c.authors), "outlet": c.outlet, "date": c.date,
+                                     "published": getattr(c, "published", None), "passages": 0}
+            d["passages"] += 1
+        return list(out.values())
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values a filter can take in this index: outlets, authors, articles (titles), and the
+        first and last publication dates (``dates``, ISO, empty when no date was parsed)."""
+        docs = self.documents()
+        dates = sorted(d["published"] for d in docs if d["published"])
+        return {"outlets": sorted({d["outlet"] for d in docs if d["outlet"]}),
+                "authors": sorted({a for d in docs for a in d["authors"]}),
+                "articles": [d["title"] for d in docs], "dates": dates[:1] + dates[-1:]}
+
+    def article(self, doc_id: str) -> Document:
+        """The whole indexed article ``doc_id``, read from its file in the seeds folder."""
+        meta = self.retriever.index.manifest.get("documents", {}).get(doc_id)
+        if meta is None:
+            raise RagError(f"no article {doc_id!r} in the index")
+        try:
+            docs = split_documents(read_text(self.settings.seeds_dir / meta["source"]), meta["source"])
+        except (OSError, IngestError) as exc:
+            raise RagError(f"{meta['source']} cannot be read: {exc}") from None
+        for d in docs:
+            if d.id == doc_id:
+                return d
+        raise RagError(f"{meta['source']} no longer holds the article {meta['title']!r}; rebuild the index")
+
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
         """Save an uploaded file into the seeds folder (validated, never outside it) and index it."""
         name = safe_filename(filename)
@@ -157,22 +192,26 @@ class Assistant:
         return [n for n in answerer_names() if n != "llm" or self.settings.llm_configured]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            answerer: str | None = None, history: list[dict] | None = None) -> Answer:
+            answerer: str | None = None, history: list[dict] | None = None, *, rewrite: bool = True) -> Answer:
         """Answer ``question`` from the articles, with citations."""
-        return self.ask_stream(question, k, mode, answerer, history).answer
+        return self.ask_stream(question, k, mode, answerer, history, rewrite=rewrite).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
-                   answerer: str | None = None, history: list[dict] | None = None) -> AnswerStream:
+                   answerer: str | None = None, history: list[dict] | None = None, *,
+                   rewrite: bool = True) -> AnswerStream:
         """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        The question is checked, rewritten (follow-ups) and searched before this returns,
-        so bad input raises here, not while iterating.
+        The question is checked, rewritten (a follow-up, given ``history``, unless ``rewrite``
+        is False) and searched before this returns, so bad input raises here, not while
+        iterating. ``stream.query`` is the question as searched.
         """
         q = self.check_question(question)
         worker = self.answerer(answerer)
-        standalone = self.condense(q, history) if history else q
+        standalone = self.condense(q, history) if history and rewrite else q
         hits = self.retriever.search(standalone, k or self.settings.k, mode)
-        return worker.stream(standalone, hits)
+        stream = worker.stream(standalone, hits)
+        stream.query = standalone
+        return stream
 
     def condense(self, question: str, history: list[dict]) -> str:
         """A follow-up question rewritten to stand alone, from the conversation so far."""

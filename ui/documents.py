@@ -1,0 +1,103 @@
+"""The collection side of the page: uploads with labelled progress, the documents panel (remove,
+confirmed), and the filter panel's choices, all from the live index."""
+from __future__ import annotations
+
+import logging
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .chat import ANY, error_text
+from .panels import render_file, render_message, render_progress, render_status, report_text
+
+log = logging.getLogger(__name__)
+
+
+class Library:
+    """Upload / remove / list handlers over ``assistant``."""
+
+    def __init__(self, assistant: Any) -> None:
+        self.assistant = assistant
+
+    def documents(self) -> list[dict]:
+        try:
+            return self.assistant.documents()
+        except Exception as exc:  # noqa: BLE001 - e.g. no index yet: an empty panel
+            log.warning("cannot list the documents: %s", exc)
+            return []
+
+    def view(self):
+        """(status panel, documents, outlet, author and article choices) from the live index."""
+        try:
+            status = render_status(self.assistant.status())
+            facets = self.assistant.facets()
+        except Exception as exc:  # noqa: BLE001
+            return (render_message(error_text(exc)), [], *(gr.update(choices=[ANY]),) * 3)
+        return (status, self.documents(),
+                *(gr.update(choices=[ANY] + list(facets.get(key) or [])) for key in ("outlets", "authors", "articles")))
+
+    def add_files(self, files: list | None, progress=gr.Progress(track_tqdm=True)):
+        """Add uploaded files to the seeds folder and the index, one by one, saying what happens.
+
+        Yields (upload message, file box)."""
+        paths = [files] if isinstance(files, str) else list(files or [])
+        if not paths:
+            yield render_message("Choose a file first."), gr.skip()
+            return
+        lines: list[str] = []
+        for i, p in enumerate(paths):
+            name = Path(p).name
+            stage = "reading, splitting and embedding passages"
+            progress(i / len(paths), desc=f"{name}: {stage}")
+            lines.append(render_progress(name, i, len(paths), stage))
+            yield "".join(lines), gr.skip()
+            try:  # add_document refuses bad names, types, sizes, contents and duplicates, saying why
+                report = self.assistant.add_document(name, Path(p).read_bytes(), progress=True)
+                lines[-1] = render_message(report_text(name, report), ok=True)
+            except Exception as exc:  # noqa: BLE001 - show it, keep serving
+                msg = error_text(exc)
+                lines[-1] = render_message(msg if name in msg else f"{name}: {msg}")
+            yield "".join(lines), gr.skip()
+        progress(1.0)
+        yield "".join(lines), None
+
+    def remove(self, source: str) -> str:
+        """Remove the file ``source`` (all its articles) from the seeds folder and the index."""
+        try:
+            report = self.assistant.remove_document(source)
+        except Exception as exc:  # noqa: BLE001
+            return render_message(error_text(exc))
+        gone = list(getattr(report, "removed", []) or [])
+        titles = (": " + ", ".join(f"“{t}”" for t in gone)) if gone else ""
+        return render_message(f"Removed {source}{titles}.", ok=True)
+
+
+def documents_panel(lib: Library, docs: gr.State, pending: gr.State, message: gr.HTML,
+                    refresh: list, after) -> None:
+    """The documents panel (inside the Blocks): each file with its articles and a Remove button
+    that asks to confirm; ``refresh`` are the outputs of ``lib.view`` and ``after`` its chain."""
+
+    @gr.render(inputs=[docs, pending])
+    def panel(items: list[dict], waiting: str | None):
+        if not items:
+            gr.HTML('<div class="rag-file">No articles are indexed yet: upload one above.</div>')
+            return
+        for source, group in groupby(sorted(items, key=lambda d: d["source"]), key=lambda d: d["source"]):
+            gr.HTML(render_file(source, list(group)), elem_classes=["doc-entry"])
+            if waiting == source:
+                with gr.Row():
+                    yes = gr.Button(f"Yes, remove {source}", variant="stop", size="sm", elem_classes=["confirm-remove"])
+                    no = gr.Button("Cancel", size="sm", variant="secondary", elem_classes=["cancel-remove"])
+                yes.click(lambda s=source: (lib.remove(s), None), None, [message, pending],
+                          api_visibility="private").then(after, None, refresh, api_visibility="private")
+                no.click(lambda: None, None, pending, api_visibility="private", queue=False)
+            else:
+                ask = gr.Button(f"Remove {source}", size="sm", variant="secondary", elem_classes=["remove-doc"])
+                ask.click(lambda s=source: s, None, pending, api_visibility="private", queue=False)
+
+
+def group_label(items: list[dict]) -> str:
+    n_files = len({d["source"] for d in items})
+    return f"Documents ({len(items)} articles in {n_files} file{'s' if n_files != 1 else ''})"
