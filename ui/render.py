@@ -211,4 +211,4 @@ def render_stopped(text: str, searched_for: str | None = None) -> str:
     """An answer the user stopped: what had arrived, marked as stopped."""
     body = _cite_marks(_esc(text)) if text.strip() else ""
     return (f'<div class="rag-answer rag-stopped">{_searched(searched_for)}<p>{body}</p>'
-            '<div class="flag">⏹ Stopped: the answer is incomplete and has no sources.</div></div>')
+            '<div class="flag">Stopped: the answer is incomplete and has no sources.</div></div>')
