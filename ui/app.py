@@ -2,7 +2,7 @@
 
 ``build_app(assistant)`` returns the page (HTML comes from ``render``; ``server.serve``
 launches it). Besides the page, the app exposes one named API endpoint, ``/ask``
-(see ``api_ask``), usable from ``gradio_client``; it returns ``Answer.to_dict()``, the
+(``api.make_api_ask``), usable from ``gradio_client``; it returns ``Answer.to_dict()``, the
 same shape as ``rag ask --json``.
 """
 # No `from __future__ import annotations`: gr.api reads the endpoint's real type hints.
@@ -15,31 +15,21 @@ import gradio as gr  # the package's __init__ has turned Gradio's analytics off
 
 from rag.assistant import MAX_UPLOAD_BYTES
 from rag.config import MODES, Settings
-from rag.errors import RagError
 from rag.ingest import SUFFIXES  # the file types the engine can read
 
+from .api import API_NAME, MAX_K, error_text, make_api_ask
 from .render import (render_answer, render_indexing, render_message, render_status,
                      render_streaming, report_text)
 
 log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES: tuple[str, ...] = tuple(sorted(SUFFIXES))
-MAX_K = 20
-API_NAME = "ask"
 EXAMPLES = [
     "How many tanks did Russia produce in 2024?",
     "Where is Michael Vlahos a senior fellow?",
     "How has RT described Kirill Dmitriev?",
     "Whom did Mike Waltz serve as an aide before his time in office?",
 ]
-
-
-def error_text(exc: Exception) -> str:
-    """A message for the page; unexpected errors are logged, not shown in full."""
-    if isinstance(exc, (RagError, ValueError)):
-        return str(exc) or exc.__class__.__name__
-    log.exception("unexpected error in the page")
-    return "Something went wrong on the server (see its log); please try again."
 
 
 def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Blocks:
@@ -98,20 +88,6 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
         except Exception as exc:  # noqa: BLE001
             return render_message(error_text(exc))
 
-    def api_ask(question: str, k: int = 0, mode: str = "", answerer: str = "",
-                history: list[dict] | None = None) -> dict:
-        """Answer ``question`` from the articles. k=0, mode="" and answerer="" use the server's
-        defaults; history is the conversation so far as [{"role": ..., "content": ...}].
-        Returns the answer as ``rag ask --json`` prints it: {text, answered, answerer, notice,
-        unsupported, citations: [{n, title, authors, outlet, date, source, start, end, passage,
-        quote, quote_start, quote_end}], hits: [{rank, score, title, ..., passage}]}."""
-        try:
-            answer = assistant.ask(question, k=int(k) or None, mode=mode or None, answerer=answerer or None,
-                                   history=list(history or []) or None)
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(error_text(exc)) from None
-        return answer.to_dict()
-
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as app:
         gr.Markdown("## Ask the articles\nAnswers come only from the indexed articles, each sentence "
                     "cited as [n]; open a source to read the passage, the supporting sentence highlighted.")
@@ -162,5 +138,5 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
                      show_progress="full")
         refresh.click(status, None, status_html, api_visibility="private")
         app.load(status, None, status_html, api_visibility="private")
-        gr.api(api_ask, api_name=API_NAME)
+        gr.api(make_api_ask(assistant), api_name=API_NAME)
     return app
