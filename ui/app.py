@@ -2,7 +2,7 @@
 
 ``build_app(assistant)`` returns the page (HTML comes from ``render``/``panels``, handlers from
 ``chat``/``documents``; ``server.serve`` launches it). Besides the page, the app exposes one
-named API endpoint, ``/ask`` (see ``api_ask``), usable from ``gradio_client``; it returns
+named API endpoint, ``/ask`` (``api.make_api_ask``), usable from ``gradio_client``; it returns
 ``Answer.to_dict()``, the same shape as ``rag ask --json``.
 """
 # No `from __future__ import annotations`: gr.api reads the endpoint's real type hints.
@@ -16,14 +16,13 @@ from rag.assistant import MAX_UPLOAD_BYTES
 from rag.config import MODES, Settings
 from rag.ingest import SUFFIXES  # the file types the engine can read
 
-from .chat import ANY, Chat, empty_conversation, error_text, restore
+from .api import API_NAME, MAX_K, make_api_ask
+from .chat import ANY, Chat, empty_conversation, restore
 from .documents import Library, documents_panel
 
 log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES: tuple[str, ...] = tuple(sorted(SUFFIXES))
-MAX_K = 20
-API_NAME = "ask"
 STORAGE_KEY = "rag-articles-conversation"  # the browser's localStorage key of the conversation
 EXAMPLES = [
     "How many tanks did Russia produce in 2024?",
@@ -54,20 +53,6 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
     names = list(assistant.answerer_names())
     default_answerer = settings.answerer if settings.answerer in names else (names[0] if names else None)
     chat_h, lib = Chat(assistant), Library(assistant)
-
-    def api_ask(question: str, k: int = 0, mode: str = "", answerer: str = "",
-                history: list[dict] | None = None) -> dict:
-        """Answer ``question`` from the articles. k=0, mode="" and answerer="" use the server's
-        defaults; history is the conversation so far as [{"role": ..., "content": ...}].
-        Returns the answer as ``rag ask --json`` prints it: {text, answered, answerer, notice,
-        unsupported, citations: [{n, title, authors, outlet, date, source, start, end, passage,
-        quote, quote_start, quote_end}], hits: [{rank, score, title, ..., passage}]}."""
-        try:
-            answer = assistant.ask(question, k=int(k) or None, mode=mode or None, answerer=answerer or None,
-                                   history=list(history or []) or None)
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(error_text(exc)) from None
-        return answer.to_dict()
 
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as app:
         gr.Markdown("## Ask the articles\nAnswers come only from the indexed articles, each sentence "
@@ -145,5 +130,5 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
         app.load(restore, [saved], [chatbot], **private)
         app.load(lib.view, None, view_outputs, **private)
         app.load(None, None, None, js=CITE_JS, **private)
-        gr.api(api_ask, api_name=API_NAME)
+        gr.api(make_api_ask(assistant), api_name=API_NAME)
     return app

@@ -16,6 +16,7 @@ import gradio as gr
 from rag.errors import RagError
 from rag.types import Filters
 
+from .api import error_text
 from .panels import render_message
 from .render import render_answer, render_searching, render_stopped, render_streaming
 
@@ -27,14 +28,6 @@ MAX_SAVED_MESSAGES = 40  # what the browser keeps of a long conversation (its st
 
 def empty_conversation() -> dict[str, list]:
     return {"chat": [], "history": []}
-
-
-def error_text(exc: Exception) -> str:
-    """A message for the page; unexpected errors are logged, not shown in full."""
-    if isinstance(exc, (RagError, ValueError)):
-        return str(exc) or exc.__class__.__name__
-    log.exception("unexpected error in the page")
-    return "Something went wrong on the server (see its log); please try again."
 
 
 def make_filters(outlet: str | None, author: str | None, article: str | None,

@@ -9,7 +9,8 @@ from typing import Any
 
 import gradio as gr
 
-from .chat import ANY, error_text
+from .api import error_text
+from .chat import ANY
 from .panels import render_file, render_message, render_progress, render_status, report_text
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,3 @@ def documents_panel(lib: Library, docs: gr.State, pending: gr.State, message: gr
                 ask = gr.Button(f"Remove {source}", size="sm", variant="secondary", elem_classes=["remove-doc"])
                 ask.click(lambda s=source: s, None, pending, api_visibility="private", queue=False)
 
-
-def group_label(items: list[dict]) -> str:
-    n_files = len({d["source"] for d in items})
-    return f"Documents ({len(items)} articles in {n_files} file{'s' if n_files != 1 else ''})"
