@@ -9,7 +9,8 @@ A digest is a file of several articles, each shaped ``headline`` / optional note
 
     Body paragraphs...
 
-A byline is ``[By AUTHORS, ]OUTLET, DATE`` on a line of its own. Separator lines
+A byline is ``[By AUTHORS, ]OUTLET, DATE`` on a line of its own; its date is kept as written
+(``Document.date``) and as an ISO date (``Document.published``, see ``rag.dates``). Separator lines
 (``***``, ``---``) and a site footer after the last article belong to no article.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dates import parse_date
 from .types import Document
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,7 @@ def split_documents(text: str, source: str) -> list[Document]:
         docs.append(Document(
             id=f"{source}#{n + 1}", title=lines[h][2].strip().lstrip("#").strip(), text=body, source=source,
             start=start, end=end, authors=authors, outlet=m["outlet"].strip(), date=m["date"],
-            content_hash=content_hash(body)))
+            published=parse_date(m["date"]), content_hash=content_hash(body)))
     return docs
 
 

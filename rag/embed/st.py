@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import QUERY_RUNTIMES, default_cache_dir, hub_offline
-from . import EMBEDDERS, BaseEmbedder, Kind
+from .base import EMBEDDERS, BaseEmbedder, Kind
 from .st_onnx import load_or_export, model_dim
 
 log = logging.getLogger(__name__)
