@@ -107,7 +107,7 @@ class Assistant:
             if d is None:
                 out[c.doc_id] = d = {"id": c.doc_id, "title": c.title, "source": c.source,
                                      "authors": list(c.authors), "outlet": c.outlet, "date": c.date,
-                                     "published": getattr(c, "published", None), "passages": 0}
+                                     "published": c.published, "passages": 0}
             d["passages"] += 1
         return list(out.values())
 

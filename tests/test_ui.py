@@ -46,7 +46,7 @@ def _answer(**kw) -> Answer:
 def test_render_answer_shows_sources_quote_and_flags():
     out = render_answer(_answer(notice="The LLM endpoint is down; extractive answer instead."))
     assert TITLE in out and "Matthew Blackburn and Patricia Marins, The National Interest" in out
-    assert "a.txt · characters 1,000–1,1" in out and "3/19/25" in out  # file, position, date
+    assert "a.txt · characters 1,000–1,1" in out and "19 Mar 2025" in out  # file, position, parsed date
     assert f"<mark>{QUOTE}</mark>" in out  # the supporting sentence, highlighted
     assert 'class="unsupported"' in out and "Cats run the Kremlin." in out
     assert "1 sentence not supported" in out
@@ -107,12 +107,16 @@ def test_article_view_says_when_the_file_changed():
 
 
 def test_card_shows_the_parsed_date_in_one_format():
+    from dataclasses import replace
+
     from rag.ui.render import format_date
 
     chunk = _answer().citations[0].chunk
-    assert format_date(chunk) == "3/19/25"  # not parsed: the byline's own text
-    parsed = type("C", (), {"published": "2025-03-19", "date": "3/19/25"})()
-    assert format_date(parsed) == "19 Mar 2025"
+    assert chunk.date == "3/19/25" and format_date(chunk.published, chunk.date) == "19 Mar 2025"
+    later = replace(chunk, date="2025-03-19", published=None)
+    assert format_date(later.published, later.date) == "19 Mar 2025"
+    assert format_date(None, "spring 2025") == "spring 2025"  # not parsed: as written
+    assert format_date(None, None) == ""
 
 
 def test_searching_streaming_and_stopped_states():
@@ -135,7 +139,7 @@ def test_documents_panel_lists_articles_with_byline_date_and_passages():
          "date": "4/4/25", "published": "2025-04-04", "passages": 5},
         {"id": "digest.txt#2", "title": "B", "authors": [], "outlet": None, "date": None, "passages": 1}])
     assert "digest.txt" in out and "(2 articles)" in out
-    assert "A &lt;b&gt;" in out and "Ann and Bo, Substack" in out and "2025-04-04" in out and "5 passages" in out
+    assert "A &lt;b&gt;" in out and "Ann and Bo, Substack" in out and "4 Apr 2025" in out and "5 passages" in out
 
 
 def test_upload_progress_names_file_stage_and_time_left():

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .render import _esc
+from .render import _esc, format_date
 
 
 def _when(iso: str | None) -> str:
@@ -42,7 +42,7 @@ def render_file(source: str, docs: Sequence[dict[str, Any]]) -> str:
     rows = []
     for d in docs:
         by = ", ".join(p for p in (" and ".join(d.get("authors") or ()), d.get("outlet") or "") if p)
-        when = d.get("published") or d.get("date") or ""
+        when = format_date(d.get("published"), d.get("date"))
         rows.append(f'<li class="doc" data-doc="{html.escape(str(d.get("id", "")), quote=True)}">'
                     f'<span class="title">{html.escape(d.get("title") or source)}</span>'
                     + (f' <span class="byline">— {html.escape(by)}</span>' if by else "")

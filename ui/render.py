@@ -109,22 +109,21 @@ def render_article(doc: Document, c: Citation) -> str:
             f"{_esc(text[pe:])}</div>")
 
 
-def format_date(chunk: Chunk) -> str:
-    """The parsed publication date as '19 Mar 2025' (the byline's own text if it was not parsed)."""
-    iso = getattr(chunk, "published", None)
-    if iso:
+def format_date(published: str | None, written: str | None = None) -> str:
+    """An ISO publication date as '19 Mar 2025', the one format of the page (else as written)."""
+    if published:
         try:
-            d = _date.fromisoformat(iso)
+            d = _date.fromisoformat(published)
             return f"{d.day} {d:%b %Y}"
         except ValueError:
             pass
-    return chunk.date or ""
+    return written or ""
 
 
 def render_location(chunk: Chunk) -> str:
     """'📄 file.txt · characters 24,441–25,302 · 19 Mar 2025'."""
     parts = [f"{html.escape(chunk.source)}", f"characters {chunk.start:,}–{chunk.end:,}"]
-    when = format_date(chunk)
+    when = format_date(chunk.published, chunk.date)
     if when:
         parts.append(f'<span class="date">{html.escape(when)}</span>')
     return f'<div class="where">{" · ".join(parts)}</div>'
