@@ -14,7 +14,8 @@ from .config import Settings
 from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import SUFFIXES, IngestError, decode_text, read_seeds, read_text, split_documents
+from .documents import commit_upload, seed_file, stage_upload
+from .ingest import SUFFIXES, IngestError, read_seeds, read_text, split_documents
 from .llm_client import ChatClient
 from .retrieve import Retriever
 from .types import Answer, AnswerStream, Document, Hit
@@ -103,12 +104,9 @@ class Assistant:
         """Every indexed article: ``{id, title, source, authors, outlet, date, published, passages}``."""
         out: dict[str, dict] = {}
         for c in self.retriever.index.chunks:
-            d = out.get(c.doc_id)
-            if d is None:
-                out[c.doc_id] = d = {"id": c.doc_id, "title": c.title, "source": c.source,
-                                     "authors": list(c.authors), "outlet": c.outlet, "date": c.date,
-                                     "published": c.published, "passages": 0}
-            d["passages"] += 1
+            out.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "source": c.source, "authors": list(c.authors),
+                                      "outlet": c.outlet, "date": c.date, "published": c.published, "passages": 0})
+            out[c.doc_id]["passages"] += 1
         return list(out.values())
 
     def facets(self) -> dict[str, list[str]]:
@@ -129,35 +127,52 @@ class Assistant:
             docs = split_documents(read_text(self.settings.seeds_dir / meta["source"]), meta["source"])
         except (OSError, IngestError) as exc:
             raise RagError(f"{meta['source']} cannot be read: {exc}") from None
-        for d in docs:
-            if d.id == doc_id:
-                return d
+        found = [d for d in docs if d.id == doc_id]
+        if found:
+            return found[0]
         raise RagError(f"{meta['source']} no longer holds the article {meta['title']!r}; rebuild the index")
 
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
-        """Save an uploaded file into the seeds folder (validated, never outside it) and index it."""
+        """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
+
+        Refused (nothing saved): a bad name, type or size, an unreadable file, a file whose article is
+        already indexed (``DuplicateDocumentError``), a name already taken (``DocumentExistsError``).
+        """
         name = safe_filename(filename)
         if len(data) > MAX_UPLOAD_BYTES:
             raise RagError(f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-        if Path(name).suffix.lower() in (".txt", ".md", ".markdown"):
+        with self._lock:
+            tmp = stage_upload(self.settings.seeds_dir, name, data, self._indexed_documents())
+            target = self.settings.seeds_dir / name
+            commit_upload(tmp, target)
+            report = self.rebuild(progress=progress)
+            if any(f == name for f, _ in report.skipped):
+                reason = next(why for f, why in report.skipped if f == name)
+                target.unlink(missing_ok=True)
+                self.rebuild()
+                raise RagError(f"{name}: {reason}")
+            return report
+
+    def remove_document(self, name: str, progress: bool = False) -> BuildReport:
+        """Delete the file ``name`` from the seeds folder and drop its articles from the index.
+
+        The file is set aside (hidden) until the index no longer holds it, and put back if that fails.
+        """
+        with self._lock:
+            path = seed_file(self.settings.seeds_dir, name)
+            hidden = path.with_name(f".removing-{path.name}")
+            path.replace(hidden)
             try:
-                decode_text(data)
-            except IngestError as exc:
-                raise RagError(f"{name}: {exc}") from None
-        elif not data.strip():
-            raise RagError(f"{name}: the file is empty")
-        target = self.settings.seeds_dir / name
-        self.settings.seeds_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{name}.upload")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        report = self.rebuild(progress=progress)
-        if any(f == name for f, _ in report.skipped):
-            reason = next(why for f, why in report.skipped if f == name)
-            target.unlink(missing_ok=True)
-            self.rebuild()
-            raise RagError(f"{name}: {reason}")
-        return report
+                report = self.rebuild(progress=progress)
+            except BaseException:
+                hidden.replace(path)
+                raise
+            hidden.unlink()
+            return report
+
+    def _indexed_documents(self) -> dict[str, dict]:
+        """The live index's documents: id -> {"hash", "title", "source", "passages"}."""
+        return (store.read_manifest(self.settings.index_dir) or {}).get("documents", {})
 
     def warm_up(self) -> None:
         """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""

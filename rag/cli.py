@@ -1,4 +1,4 @@
-"""The ``rag`` command: index, ask, search, eval, status, serve. Thin: it calls ``Assistant``."""
+"""The ``rag`` command: index, ask, search, eval, status, serve, remove. Thin: it calls ``Assistant``."""
 from __future__ import annotations
 
 import json
@@ -110,8 +110,15 @@ def ask(ctx, question, k, mode, answerer, as_json):
     click.echo(render_sources(final))
 
 
+QUOTE_CHARS = 240  # a printed citation quotes at most this much of its sentence
+
+
 def render_sources(ans: Answer) -> str:
-    """The notice, unsupported sentences and numbered sources printed under an answer."""
+    """The notice, unsupported sentences and numbered sources printed under an answer.
+
+    Each source is short: title and byline, the quoted sentence (shortened past ``QUOTE_CHARS``;
+    the passage's opening if nothing was quoted), and the file with the quote's character offsets.
+    """
     out = []
     if ans.notice:
         out.append(f"\nNote: {ans.notice}")
@@ -120,9 +127,11 @@ def render_sources(ans: Answer) -> str:
     if ans.citations:
         out.append("\nSources:")
         for c in ans.citations:
-            out.append(_source_line(f"[{c.n}]", c.chunk))
-            quote = c.quote or c.chunk.text
-            out.append(textwrap.indent(textwrap.fill(f"“{' '.join(quote.split())}”", 96), "     "))
+            span = (c.quote_start, c.quote_end) if c.quote and c.quote_start is not None else None
+            quote = textwrap.shorten(" ".join((c.quote or c.chunk.text).split()), QUOTE_CHARS, placeholder=" …")
+            out.append(f"[{c.n}] {_title_line(c.chunk)}")
+            out.append(textwrap.indent(textwrap.fill(f"“{quote}”", 96), "     "))
+            out.append(f"     {_where(c.chunk, span)}")
     elif ans.hits:
         out.append("\nClosest passages:")
         for h in ans.hits[:3]:
@@ -131,9 +140,17 @@ def render_sources(ans: Answer) -> str:
     return "\n".join(out)
 
 
+def _title_line(chunk) -> str:
+    return f"{chunk.title} — {chunk.byline}" if chunk.byline else chunk.title
+
+
+def _where(chunk, span: tuple[int, int] | None = None) -> str:
+    start, end = span or (chunk.start, chunk.end)
+    return f"{chunk.source}, characters {start}–{end}"
+
+
 def _source_line(label: str, chunk) -> str:
-    byline = f" — {chunk.byline}" if chunk.byline else ""
-    return f"{label} {chunk.title}{byline}\n     {chunk.source}, characters {chunk.start}–{chunk.end}"
+    return f"{label} {_title_line(chunk)}\n     {_where(chunk)}"
 
 
 @main.command()
@@ -205,6 +222,21 @@ def serve(ctx, host, port, open_browser):
     a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
     serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)
+
+
+@main.command()
+@click.argument("file")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before deleting.")
+@click.pass_context
+def remove(ctx, file, yes):
+    """Delete FILE from the seeds folder and drop its articles from the index (asks first)."""
+    from .documents import seed_file
+
+    a = Assistant(_settings(ctx))
+    path = seed_file(a.settings.seeds_dir, file)  # an unknown name fails before anything is asked
+    if not yes:
+        click.confirm(f"Delete {path} and drop its articles from the index?", abort=True, err=True)
+    click.echo(a.remove_document(file, progress=ctx.meta["progress"]).summary())
 
 
 def run() -> None:

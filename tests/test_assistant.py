@@ -125,3 +125,73 @@ def test_documents_and_facets_come_from_the_index(fake_assistant):
     assert facets["outlets"] == ["Intellinews", "London Review of Books", "Substack", "The National Interest",
                                  "The Realist Review"]
     assert "Lee Fang" in facets["authors"] and len(facets["articles"]) == 6
+
+
+# -- managing the collection: duplicates, taken names, removal -----------------------------------
+from helpers import SEED  # noqa: E402
+from rag import DocumentExistsError, DocumentNotFoundError, DuplicateDocumentError  # noqa: E402
+
+PENGUINS = b"Penguin census\n\nThe penguin census counted 4,321 birds on the island."
+
+
+def test_a_second_copy_of_an_indexed_file_is_reported_as_a_duplicate_not_indexed(fake_assistant, seeds):
+    before = sorted(p.name for p in seeds.iterdir())
+    with pytest.raises(DuplicateDocumentError, match=r"copy\.txt is already indexed: “Sheila Fitzpatrick: "
+                                                     r"Not Corrupt Enough” and 5 more \(in 000_2dc09e9634033631.txt\)"):
+        fake_assistant.add_document("copy.txt", SEED.read_bytes())
+    assert sorted(p.name for p in seeds.iterdir()) == before  # nothing saved, no hidden leftovers
+    assert fake_assistant.status()["documents"] == 6
+
+
+def test_the_same_article_under_another_name_is_a_duplicate_too(fake_assistant, seeds):
+    fake_assistant.add_document("penguins.txt", PENGUINS)
+    with pytest.raises(DuplicateDocumentError, match="“Penguin census” .in penguins.txt."):
+        fake_assistant.add_document("penguins-again.md", PENGUINS + b"\n\n")  # trailing blank lines differ only
+    assert not (seeds / "penguins-again.md").exists() and fake_assistant.status()["documents"] == 7
+
+
+def test_a_taken_file_name_is_refused_and_the_old_file_kept(fake_assistant, seeds):
+    fake_assistant.add_document("penguins.txt", PENGUINS)
+    with pytest.raises(DocumentExistsError, match="penguins.txt already exists .*rename the file.*rag remove penguins.txt"):
+        fake_assistant.add_document("penguins.txt", b"Seal census\n\nThe seal census counted 99 seals.")
+    assert (seeds / "penguins.txt").read_bytes() == PENGUINS
+    assert [h.chunk.source for h in fake_assistant.search("seal census seals", k=7)].count("penguins.txt") <= 1
+    assert "Seal census" not in fake_assistant.status()["titles"]
+
+
+def test_remove_document_deletes_the_file_and_the_index_forgets_it(fake_assistant, seeds):
+    fake_assistant.add_document("penguins.txt", PENGUINS)
+    assert fake_assistant.search("penguin census birds", k=1)[0].chunk.source == "penguins.txt"
+    report = fake_assistant.remove_document("penguins.txt")
+    assert report.removed == ["Penguin census"] and not (seeds / "penguins.txt").exists()
+    assert all(h.chunk.source != "penguins.txt" for h in fake_assistant.search("penguin census birds", k=10))
+    assert fake_assistant.status()["documents"] == 6
+    assert sorted(p.name for p in seeds.iterdir()) == [SEED.name]  # nothing hidden left behind
+    fake_assistant.add_document("penguins.txt", PENGUINS)  # and it can be added again
+    assert fake_assistant.status()["documents"] == 7
+
+
+def test_removing_a_digest_removes_all_its_articles(fake_assistant, seeds):
+    report = fake_assistant.remove_document(SEED.name)
+    assert len(report.removed) == 6 and fake_assistant.status()["documents"] == 0
+    assert not fake_assistant.ask("How many tanks did Russia produce in 2024?").answered
+
+
+@pytest.mark.parametrize("name", ["nope.txt", "../outside.txt", "/etc/passwd", "."])
+def test_removing_what_is_not_in_the_seeds_folder_is_a_clear_error_and_deletes_nothing(
+        fake_assistant, seeds, tmp_path, name):
+    (tmp_path / "outside.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(DocumentNotFoundError, match=f"is not a file in {seeds}; files: {SEED.name}"):
+        fake_assistant.remove_document(name)
+    assert (tmp_path / "outside.txt").read_text(encoding="utf-8") == "keep me"
+    assert fake_assistant.status()["documents"] == 6
+
+
+def test_a_failed_update_after_remove_puts_the_file_back(fake_assistant, seeds, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RagError("disk full")
+    monkeypatch.setattr("rag.assistant.build_index", broken)
+    with pytest.raises(RagError, match="disk full"):
+        fake_assistant.remove_document(SEED.name)
+    assert (seeds / SEED.name).read_bytes() == SEED.read_bytes()
+    assert sorted(p.name for p in seeds.iterdir()) == [SEED.name]
