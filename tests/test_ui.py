@@ -144,8 +144,8 @@ def test_documents_panel_lists_articles_with_byline_date_and_passages():
 
 def test_upload_progress_names_file_stage_and_time_left():
     out = render_progress("big.txt", 1, 3, "embedding passages", 12, 40, 7.4)
-    assert out == ('<div class="rag-progress">big.txt (file 2/3): embedding passages 12/40 · about 7 s left…</div>')
-    assert render_progress("a.txt", 0, 1) == '<div class="rag-progress">a.txt: indexing…</div>'
+    assert out == ('<div class="rag-msg rag-progress">big.txt (file 2/3): embedding passages 12/40 · about 7 s left…</div>')
+    assert render_progress("a.txt", 0, 1) == '<div class="rag-msg rag-progress">a.txt: indexing…</div>'
 
 
 def test_filters_from_the_panel():
@@ -196,8 +196,8 @@ def test_render_status():
 
 
 def test_render_message_and_streaming_escape_text():
-    assert render_message("file <x> is empty", sentence=True) == '<div class="rag-error">⚠ File &lt;x&gt; is empty</div>'
-    assert render_message("done", ok=True).startswith('<div class="rag-ok">✓ ')
+    assert render_message("file <x> is empty", sentence=True) == '<div class="rag-msg rag-error">⚠ File &lt;x&gt; is empty</div>'
+    assert render_message("done", ok=True).startswith('<div class="rag-msg rag-ok">✓ ')
     out = render_streaming("Tanks <b>1,500</b> [1]")
     assert "&lt;b&gt;" in out and '<sup class="cite">[1]</sup>' in out and out.endswith(" ▌</p></div>")
 
@@ -364,3 +364,11 @@ def test_serve_takes_port_and_login_from_settings(server):
         assert res["citations"][0]["title"] == TITLE
     finally:
         app.close()
+
+
+def test_removal_is_confirmed_in_the_browser_with_the_file_name_quoted_safely():
+    from rag.ui.documents import confirm_js
+
+    js = confirm_js('it\'s "mine".txt', 2)
+    assert js == ('() => confirm("Remove it\'s \\"mine\\".txt (2 articles) from the seeds folder and the index?") '
+                  '? "it\'s \\"mine\\".txt" : \'\'')

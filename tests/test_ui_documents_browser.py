@@ -68,12 +68,15 @@ def test_remove_an_article_from_the_documents_panel(page, server, tmp_path):
     assert "2,117" in last_answer(page).locator("p").first.inner_text()
     page.screenshot(path=str(tmp_path / "before_remove.png"), full_page=True)
 
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))  # a second thought: nothing happens
     page.get_by_role("button", name="Remove skerryvore.txt").click()
-    page.get_by_role("button", name="Cancel").click()  # a second thought: nothing happens
-    page.get_by_role("button", name="Remove skerryvore.txt").wait_for()
-    assert (seeds / "skerryvore.txt").exists()
+    page.wait_for_timeout(1_000)
+    assert asked == ["Remove skerryvore.txt (1 article) from the seeds folder and the index?"]
+    assert (seeds / "skerryvore.txt").exists() and "The Last Keeper" in panel.inner_text()
+    assert page.inner_text("#doc-message").strip() == ""
+    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Remove skerryvore.txt").click()
-    page.get_by_role("button", name="Yes, remove skerryvore.txt").click()
     page.wait_for_selector("#doc-message .rag-ok")
     assert "skerryvore.txt" in page.inner_text("#doc-message")
     page.wait_for_function("!document.querySelector('#doc-list').innerText.includes('The Last Keeper')")
@@ -96,7 +99,7 @@ def test_a_duplicate_upload_is_reported_not_indexed_twice(page, server, tmp_path
     page.screenshot(path=str(tmp_path / "duplicate.png"), full_page=True)
     assert not (seeds / "copy_of_digest.txt").exists()
     page.reload()
-    page.wait_for_selector("#doc-list .rag-file")
+    page.wait_for_selector("#doc-list li.doc")
     assert page.locator("#doc-list li.doc").count() == before
 
 

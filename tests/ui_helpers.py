@@ -57,7 +57,7 @@ def open_page(browser, url: str, width: int = 1400, height: int = 1000):
     pg.set_default_timeout(30_000)
     pg.goto(url)
     pg.wait_for_selector("#question textarea")
-    pg.wait_for_selector("#doc-list .rag-file")  # the documents panel has loaded from the index
+    pg.wait_for_selector("#doc-list li.doc")  # the documents panel has loaded from the index
     return pg
 
 

@@ -58,7 +58,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
         gr.Markdown("## Ask the articles\nAnswers come only from the indexed articles, each sentence "
                     "cited as [n]: click one to open its source, the supporting sentence highlighted.")
         saved = gr.BrowserState(empty_conversation(), storage_key=STORAGE_KEY)
-        docs, pending = gr.State([]), gr.State(None)
+        docs = gr.State(None)  # the documents: None until the page has loaded them
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Conversation", show_label=False, elem_id="chat", height=560,
@@ -100,6 +100,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
                     upload_message = gr.HTML("", elem_id="upload-message")
                 with gr.Accordion("Documents", open=True, elem_id="documents"):
                     doc_message = gr.HTML("", elem_id="doc-message")
+                    remove_target = gr.Textbox(visible=False)  # the file a confirmed Remove names
                     panel_slot = gr.Column(elem_id="doc-list")
                 with gr.Accordion("Index status", open=False):
                     status_html = gr.HTML("", elem_id="index-status")
@@ -107,7 +108,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
 
         view_outputs = [status_html, docs, outlet, author, article]
         with panel_slot:
-            documents_panel(lib, docs, pending, doc_message, view_outputs, lib.view)
+            documents_panel(lib, docs, remove_target, doc_message, view_outputs, lib.view)
 
         private = dict(api_visibility="private")
         busy = lambda: (gr.update(interactive=False), gr.update(visible=True))  # noqa: E731

@@ -2,6 +2,7 @@
 confirmed), and the filter panel's choices, all from the live index."""
 from __future__ import annotations
 
+import json
 import logging
 from itertools import groupby
 from pathlib import Path
@@ -64,37 +65,44 @@ class Library:
         progress(1.0)
         yield "".join(lines), None
 
-    def remove(self, source: str) -> str:
-        """Remove the file ``source`` (all its articles) from the seeds folder and the index."""
+    def remove(self, source: str) -> Any:
+        """Remove the file ``source`` (all its articles) from the seeds folder and the index
+        ("" = the user did not confirm: nothing happens)."""
+        if not source:
+            return gr.skip()
         try:
             report = self.assistant.remove_document(source)
         except Exception as exc:  # noqa: BLE001
             return render_message(error_text(exc))
         gone = list(getattr(report, "removed", []) or [])
-        titles = (": " + ", ".join(f"“{t}”" for t in gone)) if gone else ""
+        titles = (": " + ", ".join(f"“{t}”" for t in gone)) if 0 < len(gone) <= 2 else \
+            (f" ({len(gone)} articles)" if gone else "")
         return render_message(f"Removed {source}{titles}.", ok=True)
 
 
-def documents_panel(lib: Library, docs: gr.State, pending: gr.State, message: gr.HTML,
+def confirm_js(source: str, articles: int) -> str:
+    """The browser's own confirmation before a removal: the file name if confirmed, else ""."""
+    what = f"Remove {source} ({articles} article{'s' if articles != 1 else ''}) from the seeds folder and the index?"
+    return f"() => confirm({json.dumps(what)}) ? {json.dumps(source)} : ''"
+
+
+def documents_panel(lib: Library, docs: gr.State, target: gr.Textbox, message: gr.HTML,
                     refresh: list, after) -> None:
     """The documents panel (inside the Blocks): each file with its articles and a Remove button
-    that asks to confirm; ``refresh`` are the outputs of ``lib.view`` and ``after`` its chain."""
+    that asks the browser to confirm; ``target`` (hidden) carries the confirmed file name,
+    ``refresh`` are the outputs of ``after`` (``lib.view``), run after a removal."""
 
-    @gr.render(inputs=[docs, pending])
-    def panel(items: list[dict], waiting: str | None):
+    @gr.render(inputs=[docs])
+    def panel(items: list[dict] | None):
+        if items is None:
+            gr.HTML('<div class="rag-empty">Loading the list of documents…</div>')
+            return
         if not items:
-            gr.HTML('<div class="rag-file">No articles are indexed yet: upload one above.</div>')
+            gr.HTML('<div class="rag-empty">No articles are indexed yet: upload one above.</div>')
             return
         for source, group in groupby(sorted(items, key=lambda d: d["source"]), key=lambda d: d["source"]):
-            gr.HTML(render_file(source, list(group)), elem_classes=["doc-entry"])
-            if waiting == source:
-                with gr.Row():
-                    yes = gr.Button(f"Yes, remove {source}", variant="stop", size="sm", elem_classes=["confirm-remove"])
-                    no = gr.Button("Cancel", size="sm", variant="secondary", elem_classes=["cancel-remove"])
-                yes.click(lambda s=source: (lib.remove(s), None), None, [message, pending],
-                          api_visibility="private").then(after, None, refresh, api_visibility="private")
-                no.click(lambda: None, None, pending, api_visibility="private", queue=False)
-            else:
-                ask = gr.Button(f"Remove {source}", size="sm", variant="secondary", elem_classes=["remove-doc"])
-                ask.click(lambda s=source: s, None, pending, api_visibility="private", queue=False)
-
+            group = list(group)
+            gr.HTML(render_file(source, group), elem_classes=["doc-entry"])
+            button = gr.Button(f"Remove {source}", size="sm", variant="secondary", elem_classes=["remove-doc"])
+            button.click(lib.remove, [target], [message], js=confirm_js(source, len(group)),
+                         api_visibility="private").then(after, None, refresh, api_visibility="private")

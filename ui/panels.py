@@ -58,7 +58,7 @@ def render_message(text: str, ok: bool = False, sentence: bool = False) -> str:
     """A status line (✓ or ⚠) for the page; ``sentence`` capitalises the first letter."""
     if sentence:
         text = text[:1].upper() + text[1:]
-    return f'<div class="{"rag-ok" if ok else "rag-error"}">{"✓" if ok else "⚠"} {_esc(text)}</div>'
+    return f'<div class="rag-msg {"rag-ok" if ok else "rag-error"}">{"✓" if ok else "⚠"} {_esc(text)}</div>'
 
 
 def render_progress(name: str, i: int, total: int, stage: str = "", done: int | None = None,
@@ -70,7 +70,7 @@ def render_progress(name: str, i: int, total: int, stage: str = "", done: int | 
         what += f" {done}/{of}"
     left = f" · about {seconds_left:.0f} s left" if seconds_left is not None else ""
     files = f" (file {i + 1}/{total})" if total > 1 else ""
-    return f'<div class="rag-progress">{html.escape(name)}{files}: {html.escape(what)}{left}…</div>'
+    return f'<div class="rag-msg rag-progress">{html.escape(name)}{files}: {html.escape(what)}{left}…</div>'
 
 
 def report_text(name: str, report: Any) -> str:
