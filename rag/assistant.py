@@ -6,19 +6,21 @@ import re
 import threading
 from pathlib import Path
 
-from . import store
+from . import catalog
 from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
+from .documents import commit_upload, seed_file, stage_upload
 from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .documents import commit_upload, seed_file, stage_upload
-from .ingest import SUFFIXES, IngestError, read_seeds, read_text, split_documents
+from .ingest import SUFFIXES, read_seeds
 from .llm_client import ChatClient
 from .retrieve import Retriever
-from .types import Answer, AnswerStream, Document, Hit
+from .store import Store, open_store
+from .store.filters import check_filters
+from .types import Answer, AnswerStream, Document, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Assistant:
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
+        self._store: Store | None = None
         self._answerers: dict[str, Answerer] = {}
         self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
         self._lock = threading.RLock()
@@ -62,7 +65,7 @@ class Assistant:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone."""
         with self._lock:
             found = read_seeds(self.settings.seeds_dir)
-            report = build_index(found.documents, self.settings.index_dir, embedder=self.embedder,
+            report = build_index(found.documents, self.store, embedder=self.embedder,
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped)
             if report.wrote or self._retriever is None:
@@ -74,9 +77,17 @@ class Assistant:
         """(Re)load the index from disk; fails if it is missing or was built with other settings."""
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
-            index = store.load_index(self.settings.index_dir, expect, threads=self.settings.faiss_threads)
-            self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
+            self.store.check(expect)
+            self._retriever = Retriever(self.store, self.embedder, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
+
+    @property
+    def store(self) -> Store:
+        """The index's store (``Settings.store``), opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings)
+            return self._store
 
     def _reranker(self):
         from .rerank import RERANKERS
@@ -93,44 +104,25 @@ class Assistant:
 
     def status(self) -> dict:
         """Documents, passages, model and build time of the live index."""
-        m = self.retriever.index.manifest
-        docs = m.get("documents", {})
+        m = self.retriever.store.manifest() or {}
+        docs = self.store.documents()
+        st = self.store.status()
         return {"documents": len(docs), "passages": m.get("passages", 0),
                 "model": m.get("embedder", {}).get("model_id"), "built_at": m.get("built_at"),
-                "index_dir": str(self.settings.index_dir),
+                "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
     def documents(self) -> list[dict]:
         """Every indexed article: ``{id, title, source, authors, outlet, date, published, passages}``."""
-        out: dict[str, dict] = {}
-        for c in self.retriever.index.chunks:
-            out.setdefault(c.doc_id, {"id": c.doc_id, "title": c.title, "source": c.source, "authors": list(c.authors),
-                                      "outlet": c.outlet, "date": c.date, "published": c.published, "passages": 0})
-            out[c.doc_id]["passages"] += 1
-        return list(out.values())
+        return catalog.documents(self.store)
 
     def facets(self) -> dict[str, list[str]]:
-        """The values a filter can take in this index: outlets, authors, articles (titles), and the
-        first and last publication dates (``dates``, ISO, empty when no date was parsed)."""
-        docs = self.documents()
-        dates = sorted(d["published"] for d in docs if d["published"])
-        return {"outlets": sorted({d["outlet"] for d in docs if d["outlet"]}),
-                "authors": sorted({a for d in docs for a in d["authors"]}),
-                "articles": [d["title"] for d in docs], "dates": dates[:1] + dates[-1:]}
+        """The values a filter can take here: ``outlets``, ``authors``, ``articles`` (titles), ``dates``."""
+        return catalog.facets(self.documents())
 
     def article(self, doc_id: str) -> Document:
         """The whole indexed article ``doc_id``, read from its file in the seeds folder."""
-        meta = self.retriever.index.manifest.get("documents", {}).get(doc_id)
-        if meta is None:
-            raise RagError(f"no article {doc_id!r} in the index")
-        try:
-            docs = split_documents(read_text(self.settings.seeds_dir / meta["source"]), meta["source"])
-        except (OSError, IngestError) as exc:
-            raise RagError(f"{meta['source']} cannot be read: {exc}") from None
-        found = [d for d in docs if d.id == doc_id]
-        if found:
-            return found[0]
-        raise RagError(f"{meta['source']} no longer holds the article {meta['title']!r}; rebuild the index")
+        return catalog.article(self.store, self.settings.seeds_dir, doc_id)
 
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
         """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
@@ -172,7 +164,7 @@ class Assistant:
 
     def _indexed_documents(self) -> dict[str, dict]:
         """The live index's documents: id -> {"hash", "title", "source", "passages"}."""
-        return (store.read_manifest(self.settings.index_dir) or {}).get("documents", {})
+        return dict(self.store.documents())
 
     def warm_up(self) -> None:
         """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""
@@ -191,10 +183,15 @@ class Assistant:
                                 f"{self.settings.max_question_chars:,}): shorten it")
         return q
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The best-matching passages, each with its score and source."""
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | dict | None = None) -> list[Hit]:
+        """The best-matching passages, each with its score and source.
+
+        ``filters`` (``rag.types.Filters``: outlet, author, article, since, until) restrict the
+        passages before ranking, so up to ``k`` matching passages come back.
+        """
         q = self.check_question(question)
-        return self.retriever.search(q, k or self.settings.k, mode)
+        return self.retriever.search(q, k or self.settings.k, mode, filters=check_filters(filters))
 
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer
@@ -207,23 +204,25 @@ class Assistant:
         return [n for n in answerer_names() if n != "llm" or self.settings.llm_configured]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            answerer: str | None = None, history: list[dict] | None = None, *, rewrite: bool = True) -> Answer:
-        """Answer ``question`` from the articles, with citations."""
-        return self.ask_stream(question, k, mode, answerer, history, rewrite=rewrite).answer
+            answerer: str | None = None, history: list[dict] | None = None,
+            filters: Filters | dict | None = None, *, rewrite: bool = True) -> Answer:
+        """Answer ``question`` from the articles (only those passing ``filters``), with citations."""
+        return self.ask_stream(question, k, mode, answerer, history, filters, rewrite=rewrite).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
-                   answerer: str | None = None, history: list[dict] | None = None, *,
-                   rewrite: bool = True) -> AnswerStream:
+                   answerer: str | None = None, history: list[dict] | None = None,
+                   filters: Filters | dict | None = None, *, rewrite: bool = True) -> AnswerStream:
         """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        The question is checked, rewritten (a follow-up, given ``history``, unless ``rewrite``
-        is False) and searched before this returns, so bad input raises here, not while
-        iterating. ``stream.query`` is the question as searched.
+        The question and filters are checked, rewritten (a follow-up, given ``history``, unless
+        ``rewrite`` is False) and searched before this returns, so bad input raises here, not
+        while iterating. ``stream.query`` is the question as searched.
         """
         q = self.check_question(question)
+        f = check_filters(filters)
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history and rewrite else q
-        hits = self.retriever.search(standalone, k or self.settings.k, mode)
+        hits = self.retriever.search(standalone, k or self.settings.k, mode, filters=f)
         stream = worker.stream(standalone, hits)
         stream.query = standalone
         return stream

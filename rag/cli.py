@@ -11,7 +11,7 @@ import click
 from .assistant import Assistant
 from .config import MODES, Settings, hub_offline
 from .errors import RagError
-from .types import Answer, Hit
+from .types import Answer, Filters, Hit
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
@@ -86,17 +86,35 @@ def index(ctx):
     click.echo(report.summary())
 
 
+def filter_options(command):
+    """--outlet, --author, --article, --since, --until: which articles a question may draw on."""
+    for option in reversed([
+        click.option("--outlet", help="Only articles of this outlet (e.g. Substack)."),
+        click.option("--author", help="Only articles by this author."),
+        click.option("--article", help="Only this article (its title or id)."),
+        click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD)."),
+        click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _filters(outlet, author, article, since, until) -> Filters:
+    return Filters(outlet=outlet, author=author, article=article, since=since, until=until)
+
+
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(1, 50), help="Passages to retrieve [5].")
 @click.option("--mode", type=click.Choice(MODES), help="Retrieval mode [hybrid].")
 @click.option("--answerer", "-a", help="extractive (default) or llm.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@filter_options
 @click.pass_context
-def ask(ctx, question, k, mode, answerer, as_json):
-    """Answer QUESTION from the articles, then list its sources."""
+def ask(ctx, question, k, mode, answerer, as_json, **filters):
+    """Answer QUESTION from the articles (those passing the filters), then list its sources."""
     a = _open(ctx, answerer=answerer)
-    stream = a.ask_stream(question, k=k, mode=mode)
+    stream = a.ask_stream(question, k=k, mode=mode, filters=_filters(**filters))
     for part in stream:
         if not as_json:
             click.echo(part, nl=False)
@@ -108,6 +126,8 @@ def ask(ctx, question, k, mode, answerer, as_json):
     if stream.streamed_text.strip() != final.text.strip():  # markers cleaned, or a fallback answer
         click.echo("\n" + final.text)
     click.echo(render_sources(final))
+    if not final.hits and _filters(**filters):
+        click.echo("\nNo passage matches the filters.")
 
 
 QUOTE_CHARS = 240  # a printed citation quotes at most this much of its sentence
@@ -158,11 +178,12 @@ def _source_line(label: str, chunk) -> str:
 @click.option("-k", type=click.IntRange(1, 100), help="Passages to return [5].")
 @click.option("--mode", type=click.Choice(MODES), help="Retrieval mode [hybrid].")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON lines.")
+@filter_options
 @click.pass_context
-def search(ctx, question, k, mode, as_json):
-    """List the passages that best match QUESTION, with scores and sources."""
+def search(ctx, question, k, mode, as_json, **filters):
+    """List the passages that best match QUESTION (those passing the filters), with scores and sources."""
     a = _open(ctx)
-    for h in a.search(question, k=k, mode=mode):
+    for h in a.search(question, k=k, mode=mode, filters=_filters(**filters)):
         if as_json:
             click.echo(json.dumps(h.to_dict(), ensure_ascii=False))
         else:

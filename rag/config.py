@@ -87,6 +87,13 @@ class Settings:
     auth: str = field(default="", repr=False)  # "user:password" to require a login
     # where the index lives: "local" (the folder index_dir) or a postgresql:// URL
     store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
+    # local store: a segment of this many passages or more gets an approximate (HNSW) vector index
+    # instead of an exact one (0 = always exact); HNSW's search breadth; segments merged per tier;
+    # seconds a segment no longer used is kept for processes still reading an older generation
+    ann_threshold: int = 200_000
+    ann_ef_search: int = 128
+    merge_factor: int = 10
+    cleanup_grace: float = 300.0
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -100,6 +107,8 @@ class Settings:
             raise RagError("k must be at least 1")
         if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
             raise RagError("hybrid_weight must be between 0 and 1")
+        if self.ann_threshold < 0 or self.ann_ef_search < 1 or self.merge_factor < 2 or self.cleanup_grace < 0:
+            raise RagError("ann_threshold must be >= 0, ann_ef_search >= 1, merge_factor >= 2, cleanup_grace >= 0")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""

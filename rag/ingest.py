@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dates import parse_date
+from .errors import RagError
 from .types import Document
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ _MAX_HEADLINE_WORDS = 30
 _MAX_FOOTER_WORDS = 15
 
 
+class SeedsMissingError(RagError):
+    """The seeds folder is missing (or not a folder)."""
+
+
 class IngestError(ValueError):
     """A file that cannot be read as text (empty, binary, not UTF-8, unsupported)."""
 
@@ -49,11 +54,17 @@ class IngestResult:
 
 
 def read_seeds(seeds_dir: Path) -> IngestResult:
-    """Read every supported file under ``seeds_dir``; bad files are skipped with a warning."""
+    """Read every supported file under ``seeds_dir``; bad files are skipped with a warning.
+
+    A missing folder is an error (``SeedsMissingError``), not an empty collection: indexing a
+    mistyped path must not empty a good index.
+    """
     result = IngestResult()
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
-        return result
+        what = "is not a folder" if seeds_dir.exists() else "does not exist"
+        raise SeedsMissingError(f"the seeds folder {seeds_dir} {what}: create it or pass --seeds "
+                                f"(the index is unchanged)")
     for path in sorted(p for p in seeds_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(seeds_dir).as_posix()
         if path.name.startswith(".") or path.suffix.lower() not in SUFFIXES:

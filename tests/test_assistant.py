@@ -195,3 +195,64 @@ def test_a_failed_update_after_remove_puts_the_file_back(fake_assistant, seeds, 
         fake_assistant.remove_document(SEED.name)
     assert (seeds / SEED.name).read_bytes() == SEED.read_bytes()
     assert sorted(p.name for p in seeds.iterdir()) == [SEED.name]
+
+
+# -- filters: outlet, author, article, dates, applied before ranking ----------------------------
+from rag.types import Filters  # noqa: E402
+
+TITLES_BY_OUTLET = {"Substack": {"Lee Fang: Mike Waltz’s Signal Chats Aren’t the Real Scandal",
+                                 "Putin’s Economic Envoy Helped Break The Russian-US Impasse On Ukraine"}}
+
+
+def test_an_outlet_filter_still_returns_k_passages_all_from_that_outlet(fake_assistant):
+    question = "How many tanks did Russia produce in 2024?"
+    unfiltered = fake_assistant.search(question, k=5)
+    assert any(h.chunk.outlet != "Substack" for h in unfiltered)
+    hits = fake_assistant.search(question, k=5, filters=Filters(outlet="substack"))  # any case
+    assert len(hits) == 5 and {h.chunk.title for h in hits} <= TITLES_BY_OUTLET["Substack"]
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+
+
+def test_author_article_and_date_filters(fake_assistant):
+    q = "What did they say about Russia?"
+    assert {h.chunk.authors for h in fake_assistant.search(q, k=8, filters={"author": "lee fang"})} == {("Lee Fang",)}
+    title = "Michael Vlahos: America’s New Lost Cause"
+    assert {h.chunk.title for h in fake_assistant.search(q, k=8, filters=Filters(article=title))} == {title}
+    late = fake_assistant.search(q, k=20, filters=Filters(since="2025-04-04"))
+    assert len(late) == 20 and {h.chunk.published for h in late} == {"2025-04-04"}
+    early = fake_assistant.search(q, k=50, filters=Filters(until="3/19/25"))  # any byline form is read
+    assert early and {h.chunk.outlet for h in early} == {"The National Interest"}
+    window = fake_assistant.search(q, k=50, filters=Filters(since="2025-03-20", until="2025-04-03"))
+    assert {h.chunk.published for h in window} == {"2025-03-20", "2025-04-03"}
+
+
+def test_ask_answers_only_from_the_filtered_articles(fake_assistant):
+    ans = fake_assistant.ask("How many tanks did Russia produce in 2024?", filters=Filters(outlet="The National Interest"))
+    assert ans.answered and "1,500" in ans.text
+    other = fake_assistant.ask("What did Dmitriev say about sanctions?", filters={"outlet": "Substack"})
+    assert other.hits and all(h.chunk.outlet == "Substack" for h in other.hits)
+    assert all(c.chunk.outlet == "Substack" for c in other.citations)
+
+
+def test_filters_matching_nothing_give_no_passages_and_a_refusal(fake_assistant):
+    assert fake_assistant.search("tanks", filters=Filters(outlet="Nowhere Gazette")) == []
+    ans = fake_assistant.ask("How many tanks did Russia produce in 2024?", filters=Filters(since="2030-01-01"))
+    assert not ans.answered and ans.hits == []
+
+
+@pytest.mark.parametrize("filters, message", [
+    (Filters(since="someday"), "since 'someday' is not a date: write it as YYYY-MM-DD"),
+    (Filters(until="2025-02-30"), "until '2025-02-30' is not a date"),
+    (Filters(since="2025-05-01", until="2025-04-01"), "since 2025-05-01 is after until 2025-04-01"),
+    ({"publisher": "x"}, "unknown filter 'publisher'; valid: outlet, author, article, since, until"),
+])
+def test_bad_filters_are_clear_errors(fake_assistant, filters, message):
+    with pytest.raises(QuestionError, match=message):
+        fake_assistant.search("tanks", filters=filters)
+    with pytest.raises(QuestionError, match=message):
+        fake_assistant.ask_stream("tanks", filters=filters)
+
+
+def test_blank_filters_are_no_filters(fake_assistant):
+    assert fake_assistant.search("tanks", k=5, filters=Filters(outlet="  ", since="")) == \
+        fake_assistant.search("tanks", k=5)

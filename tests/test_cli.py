@@ -219,8 +219,6 @@ def test_interrupt_is_one_word_and_exit_130(rag, monkeypatch):
     assert out.exit_code == 130 and out.stderr == "interrupted\n"
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a missing seeds folder empties a good index (rag/ingest.py "
-                                       "read_seeds returns nothing for a missing folder); remove xfail when fixed")
 def test_a_mistyped_seeds_folder_does_not_empty_a_good_index(rag, tmp_path):
     assert rag("index").exit_code == 0
     out = rag("--seeds", str(tmp_path / "typo"), "--backend", "fake", "--index", str(tmp_path / "index"), "index",
@@ -309,3 +307,27 @@ def test_a_source_without_a_quote_prints_a_shortened_passage():
     assert "[1] Harbour — Ann Lee, Port News, 1/2/24" in printed and "h.txt, characters 10–1210" in printed
     quote = " ".join(line.strip() for line in printed.splitlines()[3:-1])
     assert quote.endswith("…”") and len(quote) <= QUOTE_CHARS + 2
+
+
+# -- filters -----------------------------------------------------------------------------------------
+def test_search_and_ask_filters_by_outlet_author_and_date(rag):
+    out = rag("search", "--json", "-k", "5", "--outlet", "Substack", TANKS)
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == 5 and {r["outlet"] for r in rows} == {"Substack"}
+    out = rag("search", "--json", "-k", "3", "--author", "Michael Vlahos", "--since", "2025-04-01", TANKS)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == 3 and {r["title"] for r in rows} == {"Michael Vlahos: America’s New Lost Cause"}
+    out = rag("ask", "--until", "3/19/25", TANKS)
+    assert out.exit_code == 0 and "1,500 tanks" in out.stdout and "The National Interest" in out.stdout
+
+
+def test_filters_matching_nothing_say_so(rag):
+    out = rag("ask", "--outlet", "Nowhere Gazette", TANKS)
+    assert out.exit_code == 0 and "The articles do not say" in out.stdout
+    assert "No passage matches the filters." in out.stdout
+
+
+def test_a_bad_filter_date_is_one_line(rag):
+    assert_error(rag("ask", "--since", "someday", TANKS), "since 'someday' is not a date: write it as YYYY-MM-DD")
+    assert_error(rag("search", "--since", "2025-05-01", "--until", "2025-04-01", TANKS), "is after until")

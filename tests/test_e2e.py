@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from helpers import DEV, SEED
-from rag import Assistant, Settings
+from rag import Assistant, DuplicateDocumentError, Settings
 from rag.evaluate import evaluate, load_questions
 
 pytestmark = pytest.mark.slow
@@ -65,18 +65,52 @@ def test_adding_an_article_makes_it_answerable_and_removing_it_forgets_it(tmp_pa
     question = "How many reindeer did the Arctic herders count in 2023?"
     assert not a.ask(question).answered
 
-    (seeds / "reindeer.md").write_text(
-        "# Reindeer count in Lapland\n\nBy Aino Virtanen, Arctic Times, 5/6/24\n\n"
-        "Herders in northern Lapland counted 183,000 reindeer in 2023, the lowest figure in a decade. "
-        "Warm winters froze the lichen under ice, so many animals starved.\n", encoding="utf-8")
-    report = a.rebuild()
+    reindeer = ("# Reindeer count in Lapland\n\nBy Aino Virtanen, Arctic Times, 5/6/24\n\n"
+                "Herders in northern Lapland counted 183,000 reindeer in 2023, the lowest figure in a decade. "
+                "Warm winters froze the lichen under ice, so many animals starved.\n").encode("utf-8")
+    report = a.add_document("reindeer.md", reindeer)
     assert report.added == ["Reindeer count in Lapland"] and report.unchanged == 6
     ans = a.ask(question)
     assert ans.answered and "183,000" in ans.text
     assert ans.citations[0].chunk.title == "Reindeer count in Lapland"
     assert ans.citations[0].chunk.authors == ("Aino Virtanen",)
+    assert ans.citations[0].chunk.published == "2024-05-06"
 
-    (seeds / "reindeer.md").unlink()
-    assert a.rebuild().removed == ["Reindeer count in Lapland"]
+    with pytest.raises(DuplicateDocumentError, match="“Reindeer count in Lapland” .in reindeer.md."):
+        a.add_document("reindeer copy.md", reindeer)  # the same article again: reported, not indexed twice
+    assert a.status()["documents"] == 7 and not (seeds / "reindeer copy.md").exists()
+
+    assert a.remove_document("reindeer.md").removed == ["Reindeer count in Lapland"]
+    assert not (seeds / "reindeer.md").exists()
     ans = a.ask(question)
-    assert all("reindeer" not in h.chunk.text.lower() for h in ans.hits)
+    assert not ans.answered and all("reindeer" not in h.chunk.text.lower() for h in ans.hits)
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
+    """The ```python block under "### Python" in README.md, run in a folder holding a copy of seeds/."""
+    from helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Python"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("\n```", section.index("```python"))]
+    (tmp_path / "seeds").mkdir()
+    shutil.copy(SEED, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md (Python example)", "exec"), scope)
+    a = scope["a"]
+    assert "Institute for Peace & Diplomacy" in scope["ans"].text
+    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == [SEED.name]  # added, then removed
+    assert a.status()["documents"] == 6
+
+
+def test_filtered_questions_draw_only_on_the_matching_articles(seed_assistant):
+    from rag.types import Filters
+
+    tanks = "How many tanks did Russia produce in 2024?"
+    ans = seed_assistant.ask(tanks, filters=Filters(outlet="The National Interest", until="2025-03-31"))
+    assert ans.answered and "1,500" in ans.text and len(ans.hits) == 5
+    assert {h.chunk.outlet for h in ans.hits} == {"The National Interest"}
+    elsewhere = seed_assistant.ask(tanks, filters=Filters(outlet="Substack"))
+    assert len(elsewhere.hits) == 5 and {h.chunk.outlet for h in elsewhere.hits} == {"Substack"}
+    assert "1,500" not in elsewhere.text

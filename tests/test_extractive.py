@@ -180,3 +180,17 @@ def test_view_questions_and_whose_view():
     assert has_type("They left because the harbour froze.", "reason", "")
     assert not has_type("Russian Special Presidential Envoy Kirill Dmitriev visited.", "person",
                         "Which envoy did Kirill Dmitriev meet?")
+
+
+def test_one_answerer_serves_concurrent_questions_alike():
+    from concurrent.futures import ThreadPoolExecutor
+
+    answerer = get_answerer("extractive")
+    questions = ["How much grain did ships carry a year?", "What is the airport's runway length in Peru?",
+                 "When did the harbour open?"] * 4
+    alone = [answerer.answer(q, _hits()).text for q in questions]
+    before = dict(vars(answerer))
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: answerer.answer(q, _hits()).text, questions))
+    assert together == alone and vars(answerer).keys() == before.keys()
+    assert NOT_FOUND in alone and any("1902" in t for t in alone)

@@ -146,3 +146,13 @@ def test_chunks_carry_the_iso_date_through_the_index_format_and_from_old_indexes
 def test_plain_files_have_no_date():
     (doc,) = split_documents("Harbour report\n\nShips arrived late.\n", "note.md")
     assert doc.date is None and doc.published is None
+
+
+def test_a_missing_seeds_folder_is_an_error_not_an_empty_collection(tmp_path):
+    from rag.ingest import SeedsMissingError
+
+    with pytest.raises(SeedsMissingError, match=r"seeds folder .*typo does not exist: create it or pass --seeds"):
+        read_seeds(tmp_path / "typo")
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(SeedsMissingError, match="is not a folder"):
+        read_seeds(tmp_path / "file.txt")

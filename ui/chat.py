@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import date
 from typing import Any
 
 import gradio as gr
@@ -32,17 +31,12 @@ def empty_conversation() -> dict[str, list]:
 
 def make_filters(outlet: str | None, author: str | None, article: str | None,
                  since: str | None, until: str | None) -> Filters:
-    """The filter panel's values as ``Filters``; a malformed date is a ``ValueError`` saying so."""
+    """The filter panel's values as ``Filters`` ("(any)" and blanks = no filter; the assistant checks
+    the dates and says how to write one it cannot read)."""
     def pick(v: str | None) -> str | None:
         v = (v or "").strip()
         return None if not v or v == ANY else v
 
-    for label, v in (("since", since), ("until", until)):
-        if pick(v):
-            try:
-                date.fromisoformat(pick(v))
-            except ValueError:
-                raise ValueError(f"the “{label}” date must look like 2025-04-01, not “{v}”") from None
     return Filters(outlet=pick(outlet), author=pick(author), article=pick(article),
                    since=pick(since), until=pick(until))
 
@@ -85,9 +79,8 @@ class Chat:
         stream = None
         try:
             filters = make_filters(outlet, author, article, since, until)
-            narrow = {"filters": filters} if filters else {}
             stream = self.assistant.ask_stream(question, k=int(k), mode=mode, answerer=answerer,
-                                               history=history, rewrite=bool(rewrite), **narrow)
+                                               history=history, filters=filters, rewrite=bool(rewrite))
             query = stream.query if stream.query and stream.query != question else None
             live["query"] = query
             yield shown + [{"role": "assistant", "content": render_searching(query)}], gr.skip(), "", ""

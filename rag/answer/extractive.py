@@ -69,7 +69,6 @@ class ExtractiveAnswerer(WholeAnswerer):
         self.view_sentences = view_sentences
         self.view_margin = view_margin
         self.analyzer = Analyzer()
-        self._gate_logits: dict[tuple[int, int, int], float] = {}
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[tuple[int, int, int]]:
         """(hit index, start, end) of every quotable sentence, each once, in passage order.
@@ -94,10 +93,17 @@ class ExtractiveAnswerer(WholeAnswerer):
 
     def score(self, question: str, hits: Sequence[Hit]) -> list[Cand]:
         """(score, hit index, start, end) per candidate sentence, best first; offsets in chunk.text."""
+        return self.rank(question, hits)[0]
+
+    def rank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Cand], dict[tuple[int, int, int], float]]:
+        """``score``'s candidates, and the cross-encoder logit of each one it scored (for the gate).
+
+        Nothing is kept on the answerer between calls: one instance serves concurrent questions.
+        """
         cands = self.candidates(question, hits)
-        self._gate_logits = {}
+        gate_logits: dict[tuple[int, int, int], float] = {}
         if not cands:
-            return []
+            return [], gate_logits
         texts = [hits[h_i].chunk.text[s:e] for h_i, s, e in cands]
         q_terms = set(self.analyzer(question))
         title_terms = {h_i: set(self.analyzer(hits[h_i].chunk.title)) for h_i, _, _ in cands}
@@ -137,10 +143,10 @@ class ExtractiveAnswerer(WholeAnswerer):
             if view:  # the question read with the article's headline (its thesis)
                 logits = self.gate_pairs([f"{asked} {headline(hits[cands[i][0]].chunk.title)}" for i in top],
                                          [texts[i] for i in top])
-            self._gate_logits = {cands[i]: max(float(x), float(y)) for i, x, y in zip(top, plain, logits)}
+            gate_logits = {cands[i]: max(float(x), float(y)) for i, x, y in zip(top, plain, logits)}
             scores[top] += self.ce_weight / (1 + np.exp(-np.asarray(logits) / 2))
         order = np.argsort(-scores, kind="stable")
-        return [(float(scores[i]), *cands[i]) for i in order]
+        return [(float(scores[i]), *cands[i]) for i in order], gate_logits
 
     def gate_pairs(self, queries: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """Cross-encoder logits of (query i, text i) pairs (grouped by query)."""
@@ -156,8 +162,8 @@ class ExtractiveAnswerer(WholeAnswerer):
             record = book_record(question, hits[:self.passages], self.analyzer)
             if record is not None:
                 return compose([record], hits, self.name)
-        ranked = self.score(question, hits)
-        if not ranked or not self.answerable(question, hits, ranked):
+        ranked, gate_logits = self.rank(question, hits)
+        if not ranked or not self.answerable(question, hits, ranked, gate_logits):
             return Answer(NOT_FOUND, [], hits, answered=False, answerer=self.name)
         want = answer_type(question)
         if want in ("year", "number", "person"):  # a sentence holding what was asked for, if one is close
@@ -189,7 +195,8 @@ class ExtractiveAnswerer(WholeAnswerer):
                 chosen.append(c)
         return chosen
 
-    def answerable(self, question: str, hits: Sequence[Hit], ranked: list) -> bool:
+    def answerable(self, question: str, hits: Sequence[Hit], ranked: list,
+                   gate_logits: dict[tuple[int, int, int], float] | None = None) -> bool:
         """Whether the best candidates really answer the question.
 
         With the cross-encoder (default): its best logit over the top candidate sentences
@@ -198,10 +205,11 @@ class ExtractiveAnswerer(WholeAnswerer):
         if self.gate is None:
             return ranked[0][0] >= self.threshold
         top = ranked[:self.gate_candidates]
-        if all(c[1:] in self._gate_logits for c in top):
-            logits = [self._gate_logits[c[1:]] for c in top]
-        else:
-            logits = self.gate(question, [hits[h].chunk.text[s:e] for _, h, s, e in top])
+        gate_logits = gate_logits or {}
+        logits = [gate_logits[c[1:]] for c in top if c[1:] in gate_logits]
+        missing = [hits[h].chunk.text[s:e] for _, h, s, e in top if (h, s, e) not in gate_logits]
+        if missing:  # candidates ``rank`` did not send to the cross-encoder
+            logits += list(self.gate(without_authors(question, hits[:self.passages]), missing))
         return float(np.max(logits)) >= self.gate_threshold
 
 
