@@ -128,9 +128,16 @@ def test_searching_streaming_and_stopped_states():
     assert "Stopped" in out and "Russia produced" in out and "▌" not in out
 
 
-def test_answer_shows_the_rewritten_follow_up():
+def test_answer_shows_the_rewritten_follow_up_and_the_filters():
     out = render_answer(_answer(unsupported=[]), searched_for="How many armored vehicles did Russia produce?")
     assert out.index("Searched for") < out.index("Russia produced around")
+    from rag.types import Filters
+    from rag.ui.render import describe_filters
+
+    only = describe_filters(Filters(outlet="Substack", since="2025-04-01"))
+    assert only == "outlet Substack, since 2025-04-01" and describe_filters(Filters()) == ""
+    out = render_answer(_answer(unsupported=[]), only=only)
+    assert '<div class="searched">Only outlet Substack, since 2025-04-01</div>' in out
 
 
 def test_documents_panel_lists_articles_with_byline_date_and_passages():

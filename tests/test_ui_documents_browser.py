@@ -109,6 +109,7 @@ def test_filter_by_outlet_shows_only_that_outlets_sources(page, tmp_path):
     ask(page, "What did the authors say about Russia and the United States?")
     bylines = last_answer(page).locator(".rag-source .byline").all_inner_texts()
     assert bylines and all(b.endswith("Substack") for b in bylines), bylines
+    assert "Only outlet Substack" in last_answer(page).locator(".searched").inner_text()
     page.screenshot(path=str(tmp_path / "filtered.png"), full_page=True)
     choose(page, "f-outlet", "(any)")
     ask(page, "What did the authors say about Russia and the United States?")

@@ -17,7 +17,7 @@ from rag.types import Filters
 
 from .api import error_text
 from .panels import render_message
-from .render import render_answer, render_searching, render_stopped, render_streaming
+from .render import describe_filters, render_answer, render_searching, render_stopped, render_streaming
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class Chat:
                 yield shown + [{"role": "assistant", "content": render_streaming(live["text"], query)}], \
                     gr.skip(), "", ""
             final = stream.answer
-            html = render_answer(final, uuid.uuid4().hex[:8], self._articles(final), query)
+            html = render_answer(final, uuid.uuid4().hex[:8], self._articles(final), query,
+                                 describe_filters(filters))
         except Exception as exc:  # noqa: BLE001 - the page must keep serving
             yield chat, gr.skip(), question, render_message(error_text(exc), sentence=True)
             return

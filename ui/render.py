@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 from datetime import date as _date
 
 from rag.types import Answer, Chunk, Citation, Document, Hit
@@ -161,17 +162,24 @@ def render_hits(hits: Sequence[Hit], label: str) -> str:
     return f'<details class="rag-sources"><summary>{html.escape(label)}</summary>{"".join(items)}</details>'
 
 
-def _searched(question: str | None) -> str:
-    return f'<div class="searched">Searched for: “{_esc(question)}”</div>' if question else ""
+def _searched(question: str | None, only: str | None = None) -> str:
+    parts = ([f"Searched for: “{_esc(question)}”"] if question else []) + ([f"Only {_esc(only)}"] if only else [])
+    return f'<div class="searched">{" · ".join(parts)}</div>' if parts else ""
+
+
+def describe_filters(filters: Any) -> str:
+    """'outlet Substack, since 2025-04-01' for the filters set on ``filters`` ("" for none)."""
+    names = ("outlet", "author", "article", "since", "until")
+    return ", ".join(f"{n} {getattr(filters, n)}" for n in names if getattr(filters, n, None))
 
 
 def render_answer(answer: Answer, key: str = "0", articles: Mapping[str, Document] | None = None,
-                  searched_for: str | None = None) -> str:
+                  searched_for: str | None = None, only: str | None = None) -> str:
     """A whole chat message for ``answer`` as one HTML block (no blank lines).
 
     ``key`` makes the source ids unique in the conversation; ``articles`` (doc id -> Document)
-    adds the whole-article views; ``searched_for`` shows a rewritten follow-up."""
-    parts = ['<div class="rag-answer">', _searched(searched_for)]
+    adds the whole-article views; ``searched_for`` shows a rewritten follow-up, ``only`` the filters."""
+    parts = ['<div class="rag-answer">', _searched(searched_for, only)]
     if answer.notice:
         parts.append(f'<div class="notice">ℹ️ {_esc(answer.notice)}</div>')
     titles = {c.n: _attr(f"{c.chunk.title or c.chunk.source} — “{c.quote or c.chunk.text[:200]}”")
