@@ -61,11 +61,17 @@ class Assistant:
         return self
 
     # -- index -------------------------------------------------------------------------------
-    def rebuild(self, progress: bool = False) -> BuildReport:
-        """Update the index from the seeds folder: embed what is new or changed, drop what is gone."""
+    def rebuild(self, progress: bool = False, ray: str | None = None) -> BuildReport:
+        """Update the index from the seeds folder: embed what is new or changed, drop what is gone.
+
+        ``ray``: embed the passages on a Ray cluster (``"local"``, or an address); default
+        ``Settings.ray_address`` ("" = in this process).
+        """
+        from .embed.ray_embed import ray_embedder
+
         with self._lock:
             found = read_seeds(self.settings.seeds_dir)
-            report = build_index(found.documents, self.store, embedder=self.embedder,
+            report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, self.settings, ray),
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped)
             if report.wrote or self._retriever is None:

@@ -63,25 +63,29 @@ class RagGroup(click.Group):
 @click.option("--backend", "embed_backend", help="Embedder backend: sentence-transformers or onnx.")
 @click.option("--model", "embed_model", help="Embedding model name or path (default: the bundled one).")
 @click.option("--reranker", help="Reranker: none or cross-encoder.")
+@click.option("--store", help="Where the index lives: local (the --index folder) or a postgresql://… URL [local].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
-def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_progress, verbose):
+def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, store, no_progress, verbose):
     """Ask questions about the articles in seeds/ and get answers quoted from them."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
     hub_offline()
     ctx.obj = {"seeds_dir": seeds_dir, "index_dir": index_dir, "embed_backend": embed_backend,
-               "embed_model": embed_model, "reranker": reranker}
+               "embed_model": embed_model, "reranker": reranker, "store": store}
     ctx.meta["progress"] = not no_progress and sys.stderr.isatty()
 
 
 @main.command()
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Embed on Ray: alone, a local cluster on this machine; or a cluster ADDRESS (auto, ray://head:10001).")
+@click.option("--ray-workers", "ray_concurrency", type=click.IntRange(1), help="Ray embedding actors [2].")
 @click.pass_context
-def index(ctx):
+def index(ctx, ray_address, ray_concurrency):
     """Build or update the index from the seeds folder (only new or changed files are embedded)."""
-    a = Assistant(_settings(ctx))
+    a = Assistant(_settings(ctx, ray_address=ray_address, ray_concurrency=ray_concurrency))
     report = a.rebuild(progress=ctx.meta["progress"])
     click.echo(report.summary())
 
@@ -226,6 +230,7 @@ def status(ctx):
     a = _open(ctx, build=False)
     s = a.status()
     click.echo(f"{s['documents']} documents, {s['passages']} passages, model {s['model']}, built {s['built_at']}")
+    click.echo(f"store: {s['store']} at {s['location']}")  # no password: the store scrubs it
     for t in s["titles"]:
         click.echo(f"  - {t}")
 

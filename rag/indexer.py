@@ -153,11 +153,12 @@ def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, ba
     bar = tqdm(total=len(todo), desc="embedding documents", unit="doc", disable=not progress)
     pending: list[tuple[Document, list[Chunk]]] = []
     size = 0
+    per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
     for n, d in enumerate(todo):
         chunks = chunker.chunk(d, fits=_fits(embedder, d.title))
         pending.append((d, chunks))
         size += len(chunks)
-        if size >= EMBED_BATCH_PASSAGES or n == len(todo) - 1:
+        if size >= per_call or n == len(todo) - 1:
             texts = [index_text(c) for _, cs in pending for c in cs]
             vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
             at = 0

@@ -18,7 +18,7 @@ from rag.ingest import read_seeds
 from rag.store import DocPassages, backend_name, open_store, store_label
 from rag.types import Filters
 
-BACKENDS = ["local"]
+BACKENDS = ["local", pytest.param("postgres", marks=pytest.mark.slow)]  # postgres: tests/pg_server.py
 EMB = FakeEmbedder()
 MANIFEST = {"embedder": {"model_id": EMB.model_id, "dim": EMB.dim, "max_tokens": EMB.max_tokens},
             "chunking": Chunker().params(), "bm25": {"stem": "english", "stopwords": True},

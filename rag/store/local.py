@@ -110,7 +110,7 @@ class LocalStore(Store):
                weight: float = 0.5, filters: Filters | None = None, candidates: int = 100) -> list[Hit]:
         try:
             return search_state(self._current(), query_vec, query_text, k, mode, weight, filters,
-                                candidates, self.ann.ef_search)
+                                candidates, self.ann)
         except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS could not read a file
             if isinstance(exc, RagError):
                 raise
@@ -229,8 +229,8 @@ def open_local(settings, **options) -> LocalStore:
     unknown = set(options) - valid
     if unknown:
         raise RagError(f"unknown local store option(s) {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
-    ann = AnnParams(threshold=settings.ann_threshold, ef_search=settings.ann_ef_search,
-                    search_threads=max(1, settings.faiss_threads))
+    ann = AnnParams(threshold=settings.ann_threshold, kind_name=settings.ann_kind, nprobe=settings.ann_nprobe,
+                    ef_search=settings.ann_ef_search, search_threads=max(1, settings.faiss_threads))
     return LocalStore(options.get("path", settings.index_dir), ann=ann, merge_factor=settings.merge_factor,
                       cleanup_grace=settings.cleanup_grace)
 

@@ -19,7 +19,7 @@ from .segment import Segment
 
 
 def search_state(state: State, q: np.ndarray | None, text: str, k: int, mode: str, weight: float,
-                 filters: Filters | None, candidates: int, ef_search: int) -> list[Hit]:
+                 filters: Filters | None, candidates: int, ann: vectors.AnnParams) -> list[Hit]:
     if mode not in MODES:
         raise RagError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
     if state.passages == 0 or k < 1:
@@ -28,12 +28,12 @@ def search_state(state: State, q: np.ndarray | None, text: str, k: int, mode: st
         raise RagError(f"a {mode} search needs the query's vector")
     allowed = [_allowed(state, seg, filters) for seg in state.segments]
     if mode == "dense":
-        ids, scores = _dense_top(state, q, k, allowed, ef_search)
+        ids, scores = _dense_top(state, q, k, allowed, ann)
     elif mode == "bm25":
         ids, scores = _bm25_top(state, _bm25_scores(state, text, allowed), k)
     else:
         cand = max(candidates, k)
-        dense_ids, _ = _dense_top(state, q, cand, allowed, ef_search)
+        dense_ids, _ = _dense_top(state, q, cand, allowed, ann)
         bm = _bm25_scores(state, text, allowed)
         bm_ids, _ = _bm25_top(state, bm, cand)
         ids, scores = hybrid_top(dense_ids, bm_ids, lambda i: _dense_of(state, q, i),
@@ -84,13 +84,13 @@ def _mask_of(seg: Segment, filters: Filters) -> np.ndarray:
     return mask
 
 
-def _dense_top(state: State, q, k, allowed, ef_search):
+def _dense_top(state: State, q, k, allowed, ann):
     ids, scores = [], []
     for si, seg in enumerate(state.segments):
         mask = allowed[si]
         if mask is not None and not mask.any():
             continue
-        rows, s = vectors.search(seg.index, q, k, mask, ef_search)
+        rows, s = vectors.search(seg.index, q, k, mask, ann)
         ids.append(rows + state.bases[si])
         scores.append(s)
     if not ids:
