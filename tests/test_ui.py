@@ -377,3 +377,12 @@ def test_removal_is_confirmed_in_the_browser_with_the_file_name_quoted_safely():
     js = confirm_js('it\'s "mine".txt', 2)
     assert js == ('() => confirm("Remove it\'s \\"mine\\".txt (2 articles) from the seeds folder and the index?") '
                   '? "it\'s \\"mine\\".txt" : \'\'')
+
+
+def test_the_page_keeps_the_api_name_ask(fake_assistant):
+    """The page's own events must not take the name of the /ask endpoint (gradio_client calls it)."""
+    from rag.ui.app import build_app
+
+    app = build_app(fake_assistant)
+    names = {fn.api_name for fn in app.fns.values()}
+    assert "ask" in names and not any(n and n.startswith("ask_") for n in names)

@@ -89,6 +89,31 @@ def test_remove_an_article_from_the_documents_panel(page, server, tmp_path):
     assert "2,117" not in answer.inner_text() and "The Last Keeper" not in answer.inner_text()
 
 
+def big_article(paragraphs: int = 1200) -> str:
+    """A ~300 KB article of distinct paragraphs (it takes a while to embed)."""
+    towns = ["Tromsø", "Bodø", "Alta", "Kirkenes", "Narvik", "Hammerfest", "Vadsø", "Harstad"]
+    body = "\n\n".join(
+        f"In {1900 + i % 120} the harbour of {towns[i % 8]} recorded {37 * i + 11:,} tonnes of cod, "
+        f"{i * 13 % 997} boats and {i % 41} storms; the harbour master, a person of habit, wrote each figure "
+        f"twice in ledger number {i}, once in ink and once in pencil, and kept them in separate drawers."
+        for i in range(paragraphs))
+    return f"The Cod Ledgers of the North\n\nBy Siri Nygaard, Fisheries Quarterly, 1/15/25\n\n{body}\n"
+
+
+def test_a_big_upload_says_what_is_happening(page, tmp_path):
+    data = big_article().encode()
+    assert len(data) > 250_000
+    page.set_input_files("#upload input[type=file]", files=[
+        {"name": "cod_ledgers.txt", "mimeType": "text/plain", "buffer": data}])
+    progress = page.locator("#upload-message .rag-progress")
+    progress.wait_for(timeout=30_000)
+    assert progress.inner_text().startswith("cod_ledgers.txt: reading, splitting and embedding passages")
+    page.wait_for_timeout(3_000)  # into the embedding
+    page.screenshot(path=str(tmp_path / "big_upload_progress.png"))
+    page.wait_for_selector("#upload-message .rag-ok", timeout=INDEX_TIMEOUT)
+    assert "“The Cod Ledgers of the North”" in page.inner_text("#upload-message")
+
+
 def test_a_duplicate_upload_is_reported_not_indexed_twice(page, server, tmp_path):
     _, seeds = server
     before = page.locator("#doc-list li.doc").count()

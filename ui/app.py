@@ -117,7 +117,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
         asks = []
         for trigger in (send.click, question.submit, ex.load_input_event.then):
             first = trigger(busy, None, [send, stop], queue=False, **private)
-            asks.append(first.then(chat_h.ask, ask_inputs, [chatbot, saved, question, ask_message],
+            asks.append(first.then(chat_h.turn, ask_inputs, [chatbot, saved, question, ask_message],
                                    show_progress="minimal", **private))
             asks[-1].then(idle, None, [send, stop], queue=False, **private)
         stop.click(chat_h.stop, [saved], [chatbot, saved], cancels=asks, **private) \
@@ -125,7 +125,8 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
         clear.click(lambda: ([], empty_conversation(), "", ""), None, [chatbot, saved, question, ask_message],
                     queue=False, **private)
         chatbot.clear(lambda: (empty_conversation(), ""), None, [saved, ask_message], queue=False, **private)
-        files.upload(lib.add_files, [files], [upload_message, files], show_progress="full", **private) \
+        files.upload(lib.add_files, [files], [upload_message, files], show_progress="full", show_progress_on=[files],
+                     **private) \
             .then(lib.view, None, view_outputs, **private)
         refresh.click(lib.view, None, view_outputs, **private)
         app.load(restore, [saved], [chatbot], **private)

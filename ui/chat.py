@@ -59,7 +59,7 @@ class Chat:
                     log.warning("no whole-article view: %s", exc)
         return out
 
-    def ask(self, question: str, saved: dict | None, answerer: str, k: float, mode: str, rewrite: bool,
+    def turn(self, question: str, saved: dict | None, answerer: str, k: float, mode: str, rewrite: bool,
             outlet: str, author: str, article: str, since: str, until: str, request: gr.Request = None):
         """Stream one answer into the chat; bad input becomes a message under the box.
 
