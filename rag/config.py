@@ -99,6 +99,8 @@ class Settings:
     cleanup_grace: float = 300.0
     # PostgreSQL store: HNSW candidates examined per dense search (recall vs speed; >= the 100 candidates)
     pg_ef_search: int = 200
+    # PostgreSQL store: below this many passages dense search scans every row (exact) instead of HNSW
+    pg_exact_below: int = 20_000
     # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
     embed_device: str = "auto"
     # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,
@@ -109,6 +111,8 @@ class Settings:
     ray_num_gpus: float = 0.0
     # jobs of fewer passages are embedded in process (a Ray job's actors take seconds to start)
     ray_min_passages: int = 256
+    # seeds: a file larger than this many MB is skipped with a warning (listed in the build report)
+    max_file_mb: float = 20.0
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -132,6 +136,8 @@ class Settings:
             raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
         if self.pg_ef_search < 1:
             raise RagError("pg_ef_search must be at least 1")
+        if not self.max_file_mb > 0:
+            raise RagError("max_file_mb must be more than 0")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""

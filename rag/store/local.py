@@ -185,6 +185,9 @@ class LocalStore(Store):
             if not fresh:
                 for doc_id in touched:
                     state.tombstone(doc_id, metas)
+            for m in metas:  # a segment whose documents are all deleted is simply dropped
+                if m["docs"] == m["deleted_docs"]:
+                    retired[m["name"]] = time.time()
             metas = [m for m in metas if m["name"] not in retired] + ([new] if new else [])
             self._commit(state, settings, metas, retired)
             try:
@@ -207,6 +210,11 @@ class LocalStore(Store):
             names = merge.plan(state.metas, self.merge_factor)
             if not names:
                 return
+            retired = {**state.retired, **{n: time.time() for n in names}}
+            kept = [m for m in state.metas if m["name"] not in names]
+            if all(m["docs"] == m["deleted_docs"] for m in state.metas if m["name"] in names):
+                self._commit(state, settings, kept, retired)  # nothing live in them: just drop them
+                continue
             log.info("merging %d segments", len(names))
             writer = SegmentWriter(self.path, state.dim, Analyzer())
             try:
@@ -217,9 +225,7 @@ class LocalStore(Store):
             except BaseException:
                 writer.abort()
                 raise
-            metas = [m for m in state.metas if m["name"] not in names] + [new]
-            retired = {**state.retired, **{n: time.time() for n in names}}
-            self._commit(state, settings, metas, retired)
+            self._commit(state, settings, kept + [new], retired)
 
 
 @STORES.register("local")
