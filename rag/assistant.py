@@ -20,6 +20,7 @@ from .arguments import (check_filters, check_history, check_k, check_mode_arg, c
 from .errors import ArgumentError, IndexMissingError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
 from .ingest import MB, SUFFIXES, read_seeds
+from .progress import Progress
 from .llm_client import ChatClient
 from .retrieve import Retriever
 from .store import Store, open_store
@@ -56,7 +57,7 @@ class Assistant:
 
     @classmethod
     def open(cls, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None, *,
-             settings: Settings | None = None, build: bool = True, progress: bool = False,
+             settings: Settings | None = None, build: bool = True, progress: Progress = False,
              embedder: Embedder | None = None, allow_empty: bool = False) -> "Assistant":
         """Open the index (building or updating it from ``seeds_dir`` first when ``build``;
         ``allow_empty`` as in ``rebuild``)."""
@@ -69,7 +70,7 @@ class Assistant:
         return self
 
     # -- index -------------------------------------------------------------------------------
-    def rebuild(self, progress: bool = False, ray: str | None = None, allow_empty: bool = False) -> BuildReport:
+    def rebuild(self, progress: Progress = False, ray: str | None = None, allow_empty: bool = False) -> BuildReport:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone.
 
         ``ray``: embed the passages on a Ray cluster (``"local"``, or an address); default
@@ -141,7 +142,7 @@ class Assistant:
         """The whole indexed article ``doc_id``, read from its file in the seeds folder."""
         return catalog.article(self.store, self.settings.seeds_dir, doc_id)
 
-    def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
+    def add_document(self, filename: str, data: bytes, progress: Progress = False) -> BuildReport:
         """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
 
         Refused (nothing saved): a bad name, type or size, an unreadable file, a file whose article is

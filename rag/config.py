@@ -10,6 +10,7 @@ from .errors import RagError
 
 MODES = ("dense", "bm25", "hybrid")
 QUERY_RUNTIMES = ("onnx", "torch")
+EMBED_PRECISIONS = ("fp32", "int8")
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
@@ -92,7 +93,7 @@ class Settings:
     # (search breadth: ann_ef_search); segments merged per tier; seconds a segment no longer used
     # is kept for processes still reading an older generation
     ann_threshold: int = 200_000
-    ann_kind: str = "ivf"
+    ann_kind: str = "hnsw"
     ann_nprobe: int = 32
     ann_ef_search: int = 128
     merge_factor: int = 10
@@ -113,11 +114,16 @@ class Settings:
     ray_min_passages: int = 256
     # seeds: a file larger than this many MB is skipped with a warning (listed in the build report)
     max_file_mb: float = 20.0
+    # precision of the sentence-transformers backend's ONNX export, for passages and questions alike:
+    # "fp32" (the model's own vectors) or "int8" (quantised: faster index builds; BENCHMARKS.md)
+    embed_precision: str = "fp32"
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         if self.query_runtime not in QUERY_RUNTIMES:
             raise RagError(f"unknown query_runtime {self.query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
+        if self.embed_precision not in EMBED_PRECISIONS:
+            raise RagError(f"unknown embed_precision {self.embed_precision!r}; valid: {', '.join(EMBED_PRECISIONS)}")
         if self.chunk_tokens < 16:
             raise RagError("chunk_tokens must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:

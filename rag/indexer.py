@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .bm25 import Analyzer
-from .chunk import Chunker, index_text
+from .chunk import Chunker, TokenLimit, index_text
 from .embed import Embedder
 from .errors import IndexMismatchError, IndexMissingError, IndexWriteError, RagError, SeedsError
+from .progress import Progress, reporter
 from .store import DocPassages, Store, check_manifest
 from .types import Chunk, Document
 
@@ -82,7 +82,7 @@ def as_store(store: Store | str | Path) -> Store:
 
 
 def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder: Embedder, chunker: Chunker,
-                analyzer: Analyzer | None = None, progress: bool = False,
+                analyzer: Analyzer | None = None, progress: Progress = False,
                 skipped: Sequence[tuple[str, str]] = (), batch_size: int = 32,
                 allow_empty: bool = False, where: str = "") -> BuildReport:
     """Bring ``store`` up to date with ``docs``; readers see the old index until the change is committed.
@@ -175,29 +175,67 @@ def _refuse_to_empty(store: Store, manifest: dict | None, skipped: Sequence, whe
 
 
 def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, batch_size: int,
-              progress: bool, counter: list[int]) -> Iterator[DocPassages]:
-    """Chunk and embed ``todo`` lazily, several documents per encode call."""
-    bar = tqdm(total=len(todo), desc="embedding documents", unit="doc", disable=not progress)
-    pending: list[tuple[Document, list[Chunk]]] = []
-    size = 0
+              progress: Progress, counter: list[int]) -> Iterator[DocPassages]:
+    """Chunk ``todo``, then embed it lazily, several documents per encode call.
+
+    Progress is reported in passages: ``(0, n, "loading the model")``, then
+    ``(done, n, "embedding passages")`` (see ``rag.progress``).
+    """
+    limit = TokenLimit.of(embedder)
+    chunked = [(d, chunk_document(d, chunker, embedder, limit)) for d in todo]
+    total = sum(len(cs) for _, cs in chunked)
+    report = reporter(progress)
     per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
-    for n, d in enumerate(todo):
-        chunks = chunker.chunk(d, fits=_fits(embedder, d.title))
-        pending.append((d, chunks))
-        size += len(chunks)
-        if size >= per_call or n == len(todo) - 1:
-            texts = [index_text(c) for _, cs in pending for c in cs]
-            vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
-            at = 0
-            for doc, cs in pending:
-                v = vecs[at:at + len(cs)] if cs else None
-                at += len(cs)
-                yield DocPassages(doc.id, doc.content_hash, doc.title, doc.source, cs,
-                                  v if v is not None else _empty(vecs))
-            counter[0] += len(texts)
-            bar.update(len(pending))
-            pending, size = [], 0
-    bar.close()
+    try:
+        if total:
+            report(0, total, "loading the model")
+            load = getattr(embedder, "load", None)
+            if load is not None:
+                load()
+            report(0, total, "embedding passages")
+        pending: list[tuple[Document, list[Chunk]]] = []
+        size = 0
+        for n, (d, chunks) in enumerate(chunked):
+            pending.append((d, chunks))
+            size += len(chunks)
+            if size >= per_call or n == len(chunked) - 1:
+                texts = [index_text(c) for _, cs in pending for c in cs]
+                vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
+                at = 0
+                for doc, cs in pending:
+                    v = vecs[at:at + len(cs)] if cs else None
+                    at += len(cs)
+                    yield DocPassages(doc.id, doc.content_hash, doc.title, doc.source, cs,
+                                      v if v is not None else _empty(vecs))
+                counter[0] += len(texts)
+                if texts:
+                    report(counter[0], total, "embedding passages")
+                pending, size = [], 0
+    finally:
+        report.close()
+
+
+def chunk_documents(docs: Sequence[Document], chunker: Chunker, embedder: Embedder) -> dict[str, list[Chunk]]:
+    """doc id -> its passages (see ``chunk_document``)."""
+    limit = TokenLimit.of(embedder)
+    return {d.id: chunk_document(d, chunker, embedder, limit) for d in docs}
+
+
+def chunk_document(d: Document, chunker: Chunker, embedder: Embedder, limit: TokenLimit | None) -> list[Chunk]:
+    """The passages of ``d``, each within the embedder's own token limit under its title.
+
+    The chunker packs sentences against that limit. Unless the embedder's counts add up over
+    white space (``limit.exact``, e.g. WordPiece), the passages are counted once more (one batch)
+    and the document is split again if any is too long.
+    """
+    chunks = chunker.chunk(d, limit=limit)
+    if limit is None or limit.exact or not chunks:
+        return chunks
+    counts = limit.count_many([index_text(c) for c in chunks])
+    if all(n + limit.special <= limit.max_tokens for n in counts):
+        return chunks
+    log.info("passages of %r split again to fit the embedder's %d tokens", d.title, limit.max_tokens)
+    return chunker.chunk(d, fits=_fits(embedder, d.title), limit=limit)
 
 
 def _empty(vecs: np.ndarray | None) -> np.ndarray:
