@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import time
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -40,8 +43,9 @@ class Library:
         return (status, self.documents(),
                 *(gr.update(choices=[ANY] + list(facets.get(key) or [])) for key in ("outlets", "authors", "articles")))
 
-    def add_files(self, files: list | None, progress=gr.Progress(track_tqdm=True)):
-        """Add uploaded files to the seeds folder and the index, one by one, saying what happens.
+    def add_files(self, files: list | None, progress=gr.Progress()):
+        """Add uploaded files to the seeds folder and the index, one by one, saying what happens
+        (the stage, passages n/N and the time left, from ``add_document``'s progress callback).
 
         Yields (upload message, file box)."""
         paths = [files] if isinstance(files, str) else list(files or [])
@@ -51,18 +55,28 @@ class Library:
         lines: list[str] = []
         for i, p in enumerate(paths):
             name = Path(p).name
-            stage = "reading, splitting and embedding passages"
-            progress(i / len(paths), desc=f"{name}: {stage}")
-            lines.append(render_progress(name, i, len(paths), stage))
+            lines.append(render_progress(name, i, len(paths), "reading and splitting"))
             yield "".join(lines), gr.skip()
+            updates: queue.Queue = queue.Queue()
+            job = _Job(lambda: self.assistant.add_document(name, Path(p).read_bytes(),
+                                                           progress=lambda *u: updates.put(u)))
+            started: dict[str, float] = {}
+            while job.running() or not updates.empty():
+                try:
+                    done, total, stage = updates.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                t0 = started.setdefault(stage, time.monotonic())
+                left = (time.monotonic() - t0) / done * (total - done) if 0 < done < total else None
+                lines[-1] = render_progress(name, i, len(paths), stage, done, total, left)
+                progress(done / total if total else None, desc=f"{name}: {stage}")
+                yield "".join(lines), gr.skip()
             try:  # add_document refuses bad names, types, sizes, contents and duplicates, saying why
-                report = self.assistant.add_document(name, Path(p).read_bytes(), progress=True)
-                lines[-1] = render_message(report_text(name, report), ok=True)
+                lines[-1] = render_message(report_text(name, job.result()), ok=True)
             except Exception as exc:  # noqa: BLE001 - show it, keep serving
                 msg = error_text(exc)
                 lines[-1] = render_message(msg if name in msg else f"{name}: {msg}")
             yield "".join(lines), gr.skip()
-        progress(1.0)
         yield "".join(lines), None
 
     def remove(self, source: str) -> Any:
@@ -78,6 +92,30 @@ class Library:
         titles = (": " + ", ".join(f"“{t}”" for t in gone)) if 0 < len(gone) <= 2 else \
             (f" ({len(gone)} articles)" if gone else "")
         return render_message(f"Removed {source}{titles}.", ok=True)
+
+
+class _Job:
+    """``fn()`` in a thread (the upload handler reports its progress meanwhile)."""
+
+    def __init__(self, fn) -> None:
+        self._out: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn) -> None:
+        try:
+            self._out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+            self._out["error"] = exc
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
 
 
 def confirm_js(source: str, articles: int) -> str:
