@@ -126,8 +126,11 @@ class SegmentWriter:
     def abort(self) -> None:
         import shutil
 
-        self._chunks.close()
-        self.vectors.abort()
+        for close in (self._chunks.close, self.vectors.abort):
+            try:  # closing flushes; on a full disk that fails again, and the folder must still go
+                close()
+            except OSError:
+                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -136,9 +136,6 @@ def test_a_full_disk_during_rag_index_says_so_and_the_old_index_answers(rag, mou
     rag.answers()
 
 
-@pytest.mark.xfail(strict=True, reason="defect (rag/store/segment.py, p10-scale): SegmentWriter.abort() closes the "
-                   "chunks file first, which flushes into the full disk and raises again, so the half-written "
-                   "segment is never removed and keeps the disk full")
 def test_a_full_disk_leaves_no_half_written_segment_behind(rag, mounts):
     _tmpfs(rag.index, mounts)
     assert rag("index").exit_code == 0
