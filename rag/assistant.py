@@ -8,6 +8,7 @@ import re
 import threading
 from pathlib import Path
 
+from . import catalog
 from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
@@ -23,7 +24,7 @@ from .progress import Progress
 from .llm_client import ChatClient
 from .retrieve import Retriever
 from .store import Store, open_store
-from .types import Answer, AnswerStream, Filters, Hit
+from .types import Answer, AnswerStream, Document, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,18 @@ class Assistant:
                 "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
+    def documents(self) -> list[dict]:
+        """Every indexed article: ``{id, title, source, authors, outlet, date, published, passages}``."""
+        return catalog.documents(self.store)
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values a filter can take here: ``outlets``, ``authors``, ``articles`` (titles), ``dates``."""
+        return catalog.facets(self.documents())
+
+    def article(self, doc_id: str) -> Document:
+        """The whole indexed article ``doc_id``, read from its file in the seeds folder."""
+        return catalog.article(self.store, self.settings.seeds_dir, doc_id)
+
     def add_document(self, filename: str, data: bytes, progress: Progress = False) -> BuildReport:
         """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
 
@@ -214,25 +227,28 @@ class Assistant:
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
             answerer: str | None = None, history: list[dict] | None = None,
-            filters: Filters | dict | None = None) -> Answer:
+            filters: Filters | dict | None = None, *, rewrite: bool = True) -> Answer:
         """Answer ``question`` from the articles (only those passing ``filters``), with citations."""
-        return self.ask_stream(question, k, mode, answerer, history, filters).answer
+        return self.ask_stream(question, k, mode, answerer, history, filters, rewrite=rewrite).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
                    answerer: str | None = None, history: list[dict] | None = None,
-                   filters: Filters | dict | None = None) -> AnswerStream:
+                   filters: Filters | dict | None = None, *, rewrite: bool = True) -> AnswerStream:
         """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        The question and filters are checked, rewritten (follow-ups) and searched before this
-        returns, so bad input raises here, not while iterating.
+        The question and filters are checked, rewritten (a follow-up, given ``history``, unless
+        ``rewrite`` is False) and searched before this returns, so bad input raises here, not
+        while iterating. ``stream.query`` is the question as searched.
         """
         q = self.check_question(question)
         k, mode, filters = check_k(k), check_mode_arg(mode), check_filters(filters)
         history = check_history(history)
         worker = self.answerer(answerer)
-        standalone = self.condense(q, history) if history else q
+        standalone = self.condense(q, history) if history and rewrite else q
         hits = self.retriever.search(standalone, k or self.settings.k, mode, filters=filters)
-        return worker.stream(standalone, hits)
+        stream = worker.stream(standalone, hits)
+        stream.query = standalone
+        return stream
 
     def condense(self, question: str, history: list[dict]) -> str:
         """A follow-up question rewritten to stand alone, from the conversation so far."""

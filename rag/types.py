@@ -197,6 +197,7 @@ class AnswerStream:
         self._items = iter(items)
         self._answer: Answer | None = None
         self._pieces: list[str] = []
+        self.query: str | None = None  # the question as searched (a follow-up rewritten), when known
 
     def __iter__(self) -> Iterator[str]:
         for item in self._items:

@@ -94,6 +94,39 @@ def test_an_unknown_embedder_backend_lists_the_valid_ones(fake_backend, tmp_path
         Assistant(Settings(seeds_dir=tmp_path, index_dir=tmp_path / "i", embed_backend="nope"))
 
 
+# -- the page's helpers: rewrite switch, articles, documents and filter values -----------------
+def test_ask_stream_says_what_it_searched_and_can_skip_rewriting(fake_assistant):
+    history = [{"role": "user", "content": "How many tanks did Russia produce in 2024?"},
+               {"role": "assistant", "content": "Around 1,500 tanks [1]."}]
+    follow_up = "And how many armored vehicles?"
+    rewritten = fake_assistant.ask_stream(follow_up, history=history)
+    assert rewritten.query != follow_up and "armored vehicles" in rewritten.query
+    plain = fake_assistant.ask_stream(follow_up, history=history, rewrite=False)
+    assert plain.query == follow_up
+    rewritten.close()
+    plain.close()
+
+
+def test_article_is_the_whole_article_around_its_passages(fake_assistant, seeds):
+    hit = fake_assistant.search("How many tanks did Russia produce in 2024?", k=1)[0]
+    doc = fake_assistant.article(hit.chunk.doc_id)
+    assert doc.title == hit.chunk.title and doc.start <= hit.chunk.start < hit.chunk.end <= doc.end
+    assert doc.text[hit.chunk.start - doc.start:hit.chunk.end - doc.start] == hit.chunk.text
+    with pytest.raises(RagError, match="no article"):
+        fake_assistant.article("nope.txt#1")
+
+
+def test_documents_and_facets_come_from_the_index(fake_assistant):
+    docs = fake_assistant.documents()
+    assert len(docs) == 6 and sum(d["passages"] for d in docs) == fake_assistant.status()["passages"]
+    tanks = next(d for d in docs if d["title"].startswith("Europe’s Fighting Talk"))
+    assert tanks["authors"] == ["Matthew Blackburn", "Patricia Marins"] and tanks["outlet"] == "The National Interest"
+    facets = fake_assistant.facets()
+    assert facets["outlets"] == ["Intellinews", "London Review of Books", "Substack", "The National Interest",
+                                 "The Realist Review"]
+    assert "Lee Fang" in facets["authors"] and len(facets["articles"]) == 6
+
+
 # -- managing the collection: duplicates, taken names, removal -----------------------------------
 from helpers import SEED  # noqa: E402
 from rag import DocumentExistsError, DocumentNotFoundError, DuplicateDocumentError  # noqa: E402

@@ -13,9 +13,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.errors import RagError  # noqa: E402
-from rag.types import Answer, Chunk, Citation, Hit  # noqa: E402
-from rag.ui.render import (render_answer, render_message, render_passage, render_status,  # noqa: E402
-                           render_streaming, report_text)
+from rag.types import Answer, Chunk, Citation, Document, Hit  # noqa: E402
+from rag.ui.panels import (render_file, render_message, render_progress, render_status,  # noqa: E402
+                           report_text)
+from rag.ui.render import (render_answer, render_article, render_passage, render_searching,  # noqa: E402
+                           render_stopped, render_streaming)
 
 try:
     from tests.ui_helpers import TITLE, free_port, running_app
@@ -43,7 +45,8 @@ def _answer(**kw) -> Answer:
 
 def test_render_answer_shows_sources_quote_and_flags():
     out = render_answer(_answer(notice="The LLM endpoint is down; extractive answer instead."))
-    assert TITLE in out and "Matthew Blackburn and Patricia Marins, The National Interest, 3/19/25" in out
+    assert TITLE in out and "Matthew Blackburn and Patricia Marins, The National Interest" in out
+    assert "a.txt · characters 1,000–1,1" in out and "19 Mar 2025" in out  # file, position, parsed date
     assert f"<mark>{QUOTE}</mark>" in out  # the supporting sentence, highlighted
     assert 'class="unsupported"' in out and "Cats run the Kremlin." in out
     assert "1 sentence not supported" in out
@@ -56,6 +59,108 @@ def test_render_answer_escapes_answer_text():
     out = render_answer(_answer(text="<script>alert(1)</script> [1]", unsupported=[]))
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "not supported" not in out
+
+
+def test_citation_marks_link_to_their_cards_with_title_and_quote_on_hover():
+    out = render_answer(_answer(text="Tanks [1]. Both [1, 2]. Unknown [7].", unsupported=[]), key="k1")
+    link = ('<a class="cite" href="#src-k1-1" data-src="src-k1-1" title="' + TITLE.replace("’", "’")
+            + " — “" + QUOTE + '”">1</a>')
+    assert out.count(link) == 2  # each [1], also inside [1, 2]
+    assert '<details class="rag-source" id="src-k1-1">' in out  # the card the link leads to
+    assert "[2]" not in out.split('href="#src-k1-1"')[0]  # no card 2, no link 2
+    assert 'href="#src-k1-2"' not in out and 'href="#src-k1-7"' not in out
+    assert "[7]</sup>" in out  # an unknown marker stays plain text
+    other = render_answer(_answer(unsupported=[]), key="k2")
+    assert 'id="src-k2-1"' in other and 'id="src-k1-1"' not in other  # two answers, two ids
+
+
+def test_link_title_is_escaped():
+    ans = _answer(unsupported=[])
+    c = ans.citations[0]
+    ans.citations[0] = Citation(1, c.chunk, 'He said "<go>"', None, None)
+    out = render_answer(ans, key="x")
+    assert 'title="' + TITLE + ' — “He said &quot;&lt;go&gt;&quot;”"' in out
+
+
+def _doc(prefix: str = "Headline\n\n") -> Document:
+    return Document(id="d", title=TITLE, text=prefix + PASSAGE + "\n\nThe end.", source="a.txt",
+                    start=1000 - len(prefix), end=1000 + len(PASSAGE) + 10)
+
+
+def test_article_view_highlights_passage_and_sentence():
+    ans = _answer(unsupported=[])
+    out = render_article(_doc(), ans.citations[0])
+    assert out.startswith('<div class="article-text">Headline<br><br><span class="in-passage">It is estimated')
+    assert f"<mark>{QUOTE}</mark>" in out and out.count("<mark>") == 1
+    assert "&lt;hard&gt;.</span><br><br>The end.</div>" in out  # the passage ends where it ends
+    full = render_answer(ans, key="k", articles={"d": _doc()})
+    assert '<details class="rag-article"><summary>Whole article</summary>' in full
+    assert "<hard>" not in full and "\n\n" not in full
+
+
+def test_article_view_says_when_the_file_changed():
+    from dataclasses import replace
+
+    edited = replace(_doc(), text="A new first line\n\n" + _doc().text)  # same offsets, other text
+    out = render_article(edited, _answer().citations[0])
+    assert "changed since it was indexed" in out and "<mark>" not in out
+
+
+def test_card_shows_the_parsed_date_in_one_format():
+    from dataclasses import replace
+
+    from rag.ui.render import format_date
+
+    chunk = _answer().citations[0].chunk
+    assert chunk.date == "3/19/25" and format_date(chunk.published, chunk.date) == "19 Mar 2025"
+    later = replace(chunk, date="2025-03-19", published=None)
+    assert format_date(later.published, later.date) == "19 Mar 2025"
+    assert format_date(None, "spring 2025") == "spring 2025"  # not parsed: as written
+    assert format_date(None, None) == ""
+
+
+def test_searching_streaming_and_stopped_states():
+    assert "Searching the articles" in render_searching()
+    assert "Searched for: “How many armored vehicles did Russia produce?”" in render_searching(
+        "How many armored vehicles did Russia produce?")
+    assert "Searched for" not in render_streaming("x")
+    out = render_stopped("Russia produced [1")
+    assert "Stopped" in out and "Russia produced" in out and "▌" not in out
+
+
+def test_answer_shows_the_rewritten_follow_up_and_the_filters():
+    out = render_answer(_answer(unsupported=[]), searched_for="How many armored vehicles did Russia produce?")
+    assert out.index("Searched for") < out.index("Russia produced around")
+    from rag.types import Filters
+    from rag.ui.render import describe_filters
+
+    only = describe_filters(Filters(outlet="Substack", since="2025-04-01"))
+    assert only == "outlet Substack, since 2025-04-01" and describe_filters(Filters()) == ""
+    out = render_answer(_answer(unsupported=[]), only=only)
+    assert '<div class="searched">Only outlet Substack, since 2025-04-01</div>' in out
+
+
+def test_documents_panel_lists_articles_with_byline_date_and_passages():
+    out = render_file("digest.txt", [
+        {"id": "digest.txt#1", "title": "A <b>", "authors": ["Ann", "Bo"], "outlet": "Substack",
+         "date": "4/4/25", "published": "2025-04-04", "passages": 5},
+        {"id": "digest.txt#2", "title": "B", "authors": [], "outlet": None, "date": None, "passages": 1}])
+    assert "digest.txt" in out and "(2 articles)" in out
+    assert "A &lt;b&gt;" in out and "Ann and Bo, Substack" in out and "4 Apr 2025" in out and "5 passages" in out
+
+
+def test_upload_progress_names_file_stage_and_time_left():
+    out = render_progress("big.txt", 1, 3, "embedding passages", 12, 40, 7.4)
+    assert out == ('<div class="rag-msg rag-progress">big.txt (file 2/3): embedding passages 12/40 · about 7 s left…</div>')
+    assert render_progress("a.txt", 0, 1) == '<div class="rag-msg rag-progress">a.txt: indexing…</div>'
+
+
+def test_filters_from_the_panel():
+    from rag.ui.chat import ANY, make_filters
+
+    f = make_filters("Substack", ANY, "", " 2025-04-01 ", None)
+    assert (f.outlet, f.author, f.article, f.since, f.until) == ("Substack", None, None, "2025-04-01", None)
+    assert not make_filters(ANY, ANY, ANY, "", "")
 
 
 def test_render_passage_marks_quote_even_when_offsets_are_off():
@@ -96,8 +201,8 @@ def test_render_status():
 
 
 def test_render_message_and_streaming_escape_text():
-    assert render_message("file <x> is empty", sentence=True) == '<div class="rag-error">⚠ File &lt;x&gt; is empty</div>'
-    assert render_message("done", ok=True).startswith('<div class="rag-ok">✓ ')
+    assert render_message("file <x> is empty", sentence=True) == '<div class="rag-msg rag-error">⚠ File &lt;x&gt; is empty</div>'
+    assert render_message("done", ok=True).startswith('<div class="rag-msg rag-ok">✓ ')
     out = render_streaming("Tanks <b>1,500</b> [1]")
     assert "&lt;b&gt;" in out and '<sup class="cite">[1]</sup>' in out and out.endswith(" ▌</p></div>")
 
@@ -117,6 +222,9 @@ def test_render_imports_no_gradio():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+    code = "import sys, rag.ui.panels; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
 def test_pyproject_installs_ui_as_rag_ui_with_every_package():
@@ -261,3 +369,20 @@ def test_serve_takes_port_and_login_from_settings(server):
         assert res["citations"][0]["title"] == TITLE
     finally:
         app.close()
+
+
+def test_removal_is_confirmed_in_the_browser_with_the_file_name_quoted_safely():
+    from rag.ui.documents import confirm_js
+
+    js = confirm_js('it\'s "mine".txt', 2)
+    assert js == ('() => confirm("Remove it\'s \\"mine\\".txt (2 articles) from the seeds folder and the index?") '
+                  '? "it\'s \\"mine\\".txt" : \'\'')
+
+
+def test_the_page_keeps_the_api_name_ask(fake_assistant):
+    """The page's own events must not take the name of the /ask endpoint (gradio_client calls it)."""
+    from rag.ui.app import build_app
+
+    app = build_app(fake_assistant)
+    names = {fn.api_name for fn in app.fns.values()}
+    assert "ask" in names and not any(n and n.startswith("ask_") for n in names)

@@ -39,3 +39,49 @@ def running_app(tmp: Path, **settings_overrides) -> Iterator[tuple[str, Path]]:
         yield f"http://127.0.0.1:{port}/", seeds
     finally:
         app.close()
+
+
+ANSWER_TIMEOUT = 120_000  # ms; the first question also warms the model up
+INDEX_TIMEOUT = 300_000
+
+
+def launch_chromium(playwright):
+    """Debian's chromium, headless (never a downloaded browser)."""
+    assert Path(CHROMIUM).exists(), "needs Debian's chromium: apt-get install chromium (or make install-test)"
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def open_page(browser, url: str, width: int = 1400, height: int = 1000):
+    """A fresh page (its own browser storage) on the chat, once the index status has loaded."""
+    pg = browser.new_page(viewport={"width": width, "height": height})
+    pg.set_default_timeout(30_000)
+    pg.goto(url)
+    pg.wait_for_selector("#question textarea")
+    pg.wait_for_selector("#doc-list li.doc")  # the documents panel has loaded from the index
+    return pg
+
+
+def ask(page, question: str) -> None:
+    """Ask and wait until one more finished answer (sources or 'closest passages') is in the chat."""
+    before = page.locator("#chat .rag-answer .rag-sources").count()
+    page.fill("#question textarea", question)
+    page.click("#ask-button")
+    wait_for_answers(page, before + 1)
+
+
+def wait_for_answers(page, n: int) -> None:
+    """Until the chat holds ``n`` finished answers and the Ask button is back."""
+    page.wait_for_function("n => document.querySelectorAll('#chat .rag-answer .rag-sources').length >= n",
+                           arg=n, timeout=ANSWER_TIMEOUT)
+    page.wait_for_selector("#ask-button:not([disabled])")  # the answer's event has finished
+
+
+def last_answer(page):
+    return page.locator("#chat .rag-answer").last
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` in the dropdown ``#elem_id``."""
+    page.click(f"#{elem_id} input")
+    page.get_by_role("option", name=option, exact=True).click()
+    assert page.input_value(f"#{elem_id} input") == option

@@ -1,18 +1,24 @@
-"""The page's HTML: pure functions from answers, sources and messages to HTML strings.
+"""An answer's HTML: pure functions from answers, sources and articles to HTML strings.
 
-No Gradio here (fast to import and test); ``app.py`` puts these strings on the page.
-Every piece of text is escaped; an answer is one HTML block with no blank lines (the
-chat's markdown renderer would end the block there).
+No Gradio here (fast to import and test); ``app.py`` puts these strings on the page and
+``panels.py`` renders the side panels. Every piece of text is escaped; an answer is one HTML
+block with no blank lines (the chat's markdown renderer would end the block there).
+
+Each ``[n]`` of an answer is a link ``<a class="cite" href="#src-KEY-n" title="title — quote">``
+to its source card ``<details id="src-KEY-n">`` (``KEY`` tells the answers of a conversation
+apart); the page's script opens and scrolls to the card on click.
 """
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
 from typing import Any
+from datetime import date as _date
 
-from rag.types import Answer, Chunk, Citation, Hit
+from rag.types import Answer, Chunk, Citation, Document, Hit
+
+_MARKS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 def _esc(text: str) -> str:
@@ -20,12 +26,31 @@ def _esc(text: str) -> str:
     return html.escape(text).replace("\r", "").replace("\n", "<br>")
 
 
-def _cite_marks(escaped: str) -> str:
-    """Show ``[n]`` markers as small superscripts (the text stays ``[n]``)."""
-    return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", r'<sup class="cite">[\1]</sup>', escaped)
+def _attr(text: str) -> str:
+    """Text for an attribute value (one line, escaped, quotes included)."""
+    return html.escape(" ".join(text.split()), quote=True)
 
 
-def _flag_unsupported(text: str, unsupported: Sequence[str]) -> tuple[str, list[str]]:
+def source_id(key: str, n: int | str) -> str:
+    """The element id of source card ``n`` of the answer ``key``."""
+    return f"src-{key}-{n}"
+
+
+def _cite_marks(escaped: str, key: str | None = None, titles: Mapping[int, str] | None = None) -> str:
+    """``[n]`` markers as superscript links to their cards (plain superscripts without ``key``)."""
+    def one(n: str) -> str:
+        if key is None or titles is None or int(n) not in titles:
+            return n
+        return (f'<a class="cite" href="#{source_id(key, n)}" data-src="{source_id(key, n)}" '
+                f'title="{titles[int(n)]}">{n}</a>')
+
+    def group(m: re.Match) -> str:
+        nums = [x.strip() for x in m.group(1).split(",")]
+        return f'<sup class="cite">[{", ".join(one(n) for n in nums)}]</sup>'
+    return _MARKS.sub(group, escaped)
+
+
+def _flag_unsupported(text: str, unsupported: Sequence[str], marks) -> tuple[str, list[str]]:
     """Escape ``text``, wrapping each unsupported sentence; also return those not found."""
     spans: list[tuple[int, int]] = []
     missing: list[str] = []
@@ -41,11 +66,11 @@ def _flag_unsupported(text: str, unsupported: Sequence[str]) -> tuple[str, list[
     for start, end in sorted(spans):
         if start < pos:
             continue
-        out.append(_cite_marks(_esc(text[pos:start])))
+        out.append(marks(_esc(text[pos:start])))
         out.append('<span class="unsupported" title="No cited passage supports this sentence">'
-                   f"⚠ {_cite_marks(_esc(text[start:end]))}</span>")
+                   f"⚠ {marks(_esc(text[start:end]))}</span>")
         pos = end
-    out.append(_cite_marks(_esc(text[pos:])))
+    out.append(marks(_esc(text[pos:])))
     return "".join(out), missing
 
 
@@ -71,36 +96,95 @@ def render_passage(c: Citation) -> str:
     return f"{_esc(text[:s])}<mark>{_esc(text[s:e])}</mark>{_esc(text[e:])}"
 
 
+def render_article(doc: Document, c: Citation) -> str:
+    """The whole article ``doc`` with the cited passage (``.in-passage``) and its sentence (``<mark>``)."""
+    text = doc.text
+    ps, pe = c.chunk.start - doc.start, c.chunk.end - doc.start
+    if not (0 <= ps < pe <= len(text)) or text[ps:pe] != c.chunk.text:  # the file changed since indexing
+        return ('<div class="article-text">' + _esc(text) + "</div>"
+                '<div class="flag">⚠ The file has changed since it was indexed; rebuild the index.</div>')
+    span = _quote_span(c)
+    qs, qe = (ps + span[0], ps + span[1]) if span else (pe, pe)
+    passage = _esc(text[ps:qs]) + (f"<mark>{_esc(text[qs:qe])}</mark>" if qe > qs else "") + _esc(text[qe:pe])
+    return (f'<div class="article-text">{_esc(text[:ps])}<span class="in-passage">{passage}</span>'
+            f"{_esc(text[pe:])}</div>")
+
+
+def format_date(published: str | None, written: str | None = None) -> str:
+    """An ISO publication date as '19 Mar 2025', the one format of the page (else as written)."""
+    if published:
+        try:
+            d = _date.fromisoformat(published)
+            return f"{d.day} {d:%b %Y}"
+        except ValueError:
+            pass
+    return written or ""
+
+
+def render_location(chunk: Chunk) -> str:
+    """'📄 file.txt · characters 24,441–25,302 · 19 Mar 2025'."""
+    parts = [f"{html.escape(chunk.source)}", f"characters {chunk.start:,}–{chunk.end:,}"]
+    when = format_date(chunk.published, chunk.date)
+    if when:
+        parts.append(f'<span class="date">{html.escape(when)}</span>')
+    return f'<div class="where">{" · ".join(parts)}</div>'
+
+
 def _source_head(n: int | str, chunk: Chunk) -> str:
-    byline = html.escape(chunk.byline) if chunk.byline else ""
+    names = html.escape(" and ".join(chunk.authors)) if chunk.authors else ""
+    by = ", ".join(p for p in (names, html.escape(chunk.outlet or "")) if p)
     return (f'<span class="n">[{n}]</span> <span class="title">{html.escape(chunk.title or chunk.source)}</span>'
-            + (f' <span class="byline">— {byline}</span>' if byline else ""))
+            + (f' <span class="byline">— {by}</span>' if by else ""))
 
 
-def render_sources(citations: Sequence[Citation]) -> str:
-    """One collapsible block per citation: title, byline, quote; open it for the passage."""
-    items = []
-    for c in citations:
-        quote = (f'<span class="quote">“<mark>{_esc(c.quote)}</mark>”</span>' if c.quote else "")
-        items.append(f'<details class="rag-source"><summary>{_source_head(c.n, c.chunk)}{quote}</summary>'
-                     f'<div class="passage">{render_passage(c)}</div></details>')
-    label = f"Sources ({len(citations)})"
-    return f'<details class="rag-sources" open><summary>{label}</summary>{"".join(items)}</details>'
+def _card(c: Citation, key: str, article: Document | None) -> str:
+    quote = f'<span class="quote">“<mark>{_esc(c.quote)}</mark>”</span>' if c.quote else ""
+    whole = (f'<details class="rag-article"><summary>Whole article</summary>{render_article(article, c)}</details>'
+             if article is not None else "")
+    return (f'<details class="rag-source" id="{source_id(key, c.n)}"><summary>{_source_head(c.n, c.chunk)}'
+            f"{render_location(c.chunk)}{quote}</summary>"
+            f'<div class="passage">{render_passage(c)}</div>{whole}</details>')
+
+
+def render_sources(citations: Sequence[Citation], key: str = "0",
+                   articles: Mapping[str, Document] | None = None) -> str:
+    """One collapsible card per citation: title, byline, file and position, date, quote; open it
+    for the passage and, when ``articles`` holds its document, the whole article."""
+    items = "".join(_card(c, key, (articles or {}).get(c.chunk.doc_id)) for c in citations)
+    return f'<details class="rag-sources" open><summary>Sources ({len(citations)})</summary>{items}</details>'
 
 
 def render_hits(hits: Sequence[Hit], label: str) -> str:
     """Retrieved passages that were not cited (shown collapsed when nothing was answered)."""
-    items = [f'<details class="rag-source"><summary>{_source_head(h.rank or i + 1, h.chunk)}</summary>'
-             f'<div class="passage">{_esc(h.chunk.text)}</div></details>' for i, h in enumerate(hits)]
+    items = [f'<details class="rag-source"><summary>{_source_head(h.rank or i + 1, h.chunk)}'
+             f'{render_location(h.chunk)}</summary><div class="passage">{_esc(h.chunk.text)}</div></details>'
+             for i, h in enumerate(hits)]
     return f'<details class="rag-sources"><summary>{html.escape(label)}</summary>{"".join(items)}</details>'
 
 
-def render_answer(answer: Answer) -> str:
-    """A whole chat message for ``answer`` as one HTML block (no blank lines)."""
-    parts = ['<div class="rag-answer">']
+def _searched(question: str | None, only: str | None = None) -> str:
+    parts = ([f"Searched for: “{_esc(question)}”"] if question else []) + ([f"Only {_esc(only)}"] if only else [])
+    return f'<div class="searched">{" · ".join(parts)}</div>' if parts else ""
+
+
+def describe_filters(filters: Any) -> str:
+    """'outlet Substack, since 2025-04-01' for the filters set on ``filters`` ("" for none)."""
+    names = ("outlet", "author", "article", "since", "until")
+    return ", ".join(f"{n} {getattr(filters, n)}" for n in names if getattr(filters, n, None))
+
+
+def render_answer(answer: Answer, key: str = "0", articles: Mapping[str, Document] | None = None,
+                  searched_for: str | None = None, only: str | None = None) -> str:
+    """A whole chat message for ``answer`` as one HTML block (no blank lines).
+
+    ``key`` makes the source ids unique in the conversation; ``articles`` (doc id -> Document)
+    adds the whole-article views; ``searched_for`` shows a rewritten follow-up, ``only`` the filters."""
+    parts = ['<div class="rag-answer">', _searched(searched_for, only)]
     if answer.notice:
         parts.append(f'<div class="notice">ℹ️ {_esc(answer.notice)}</div>')
-    body, missing = _flag_unsupported(answer.text, answer.unsupported)
+    titles = {c.n: _attr(f"{c.chunk.title or c.chunk.source} — “{c.quote or c.chunk.text[:200]}”")
+              for c in answer.citations}
+    body, missing = _flag_unsupported(answer.text, answer.unsupported, lambda t: _cite_marks(t, key, titles))
     cls = "" if answer.answered else ' class="not-answered"'
     parts.append(f"<p{cls}>{body}</p>")
     flagged = len(answer.unsupported)
@@ -110,7 +194,7 @@ def render_answer(answer: Answer) -> str:
         for s in missing:
             parts.append(f'<div class="flag">⚠ Unsupported: “{_esc(s)}”</div>')
     if answer.citations:
-        parts.append(render_sources(answer.citations))
+        parts.append(render_sources(answer.citations, key, articles))
     elif answer.hits:
         parts.append(render_hits(answer.hits, f"Closest passages ({len(answer.hits)})"))
     if answer.answerer:
@@ -119,54 +203,19 @@ def render_answer(answer: Answer) -> str:
     return "".join(parts)
 
 
-def render_streaming(text: str) -> str:
+def render_searching(searched_for: str | None = None) -> str:
+    """The answer's place while the passages are being searched (before the first token)."""
+    return (f'<div class="rag-answer rag-searching">{_searched(searched_for)}'
+            '<p class="state"><span class="spinner"></span>Searching the articles…</p></div>')
+
+
+def render_streaming(text: str, searched_for: str | None = None) -> str:
     """The answer while it streams in."""
-    return f'<div class="rag-answer"><p>{_cite_marks(_esc(text))} ▌</p></div>'
+    return f'<div class="rag-answer">{_searched(searched_for)}<p>{_cite_marks(_esc(text))} ▌</p></div>'
 
 
-def _when(iso: str | None) -> str:
-    """'2026-11-29T18:14:58+0000' -> '2026-11-29 18:14 UTC' (as given if it does not parse)."""
-    if not iso:
-        return "never"
-    try:
-        when = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M") + (" UTC" if when.tzinfo is not None else "")
-
-
-def render_status(status: dict[str, Any]) -> str:
-    """The index status panel from ``Assistant.status()``."""
-    titles = status.get("titles") or []
-    rows = [("Articles", status.get("documents", "?")), ("Passages", status.get("passages", "?")),
-            ("Model", status.get("model", "?")), ("Last built", _when(status.get("built_at")))]
-    table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    listing = "".join(f"<li>{html.escape(str(t))}</li>" for t in titles)
-    more = f"<details><summary>Titles ({len(titles)})</summary><ul>{listing}</ul></details>" if titles else ""
-    skipped = status.get("skipped") or []
-    if skipped:
-        bad = "".join(f"<li>{html.escape(str(f))}: {html.escape(str(why))}</li>" for f, why in skipped)
-        more += f"<details><summary>Skipped files ({len(skipped)})</summary><ul>{bad}</ul></details>"
-    return f'<div id="index-status-table"><table>{table}</table>{more}</div>'
-
-
-def render_message(text: str, ok: bool = False, sentence: bool = False) -> str:
-    """A status line (✓ or ⚠) for the page; ``sentence`` capitalises the first letter."""
-    if sentence:
-        text = text[:1].upper() + text[1:]
-    return f'<div class="{"rag-ok" if ok else "rag-error"}">{"✓" if ok else "⚠"} {_esc(text)}</div>'
-
-
-def render_indexing(name: str, i: int, total: int) -> str:
-    """The upload panel's line while file ``i`` (0-based) of ``total`` is being indexed."""
-    return f'<div class="rag-progress">⏳ Indexing {html.escape(name)} ({i + 1}/{total})…</div>'
-
-
-def report_text(name: str, report: Any) -> str:
-    """One line for the upload panel from a ``BuildReport``."""
-    titles = list(getattr(report, "added", []) or []) + list(getattr(report, "changed", []) or [])
-    what = ("added " + ", ".join(f"“{t}”" for t in titles)) if titles else "already indexed (unchanged)"
-    return (f"{name}: {what}. The index now holds {getattr(report, 'documents', '?')} articles, "
-            f"{getattr(report, 'passages', '?')} passages ({getattr(report, 'seconds', 0.0):.1f} s).")
+def render_stopped(text: str, searched_for: str | None = None) -> str:
+    """An answer the user stopped: what had arrived, marked as stopped."""
+    body = _cite_marks(_esc(text)) if text.strip() else ""
+    return (f'<div class="rag-answer rag-stopped">{_searched(searched_for)}<p>{body}</p>'
+            '<div class="flag">Stopped: the answer is incomplete and has no sources.</div></div>')
