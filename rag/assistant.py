@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import threading
 from pathlib import Path
 
@@ -13,13 +12,13 @@ from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
-from .documents import commit_upload, seed_file, stage_upload
+from .documents import commit_upload, safe_filename, seed_file, stage_upload
 from .embed import Embedder, embedder_for
 from .arguments import (check_filters, check_history, check_k, check_mode_arg, check_model_path, check_name,
                         check_text)
 from .errors import ArgumentError, IndexMissingError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import MB, SUFFIXES, read_seeds
+from .ingest import MB, read_seeds
 from .progress import Progress
 from .llm_client import ChatClient
 from .retrieve import Retriever
@@ -29,9 +28,6 @@ from .types import Answer, AnswerStream, Document, Filters, Hit
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
-MAX_NAME_CHARS = 200  # file systems allow 255 bytes; room is left for the upload's temporary name
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
 class Assistant:
@@ -255,28 +251,6 @@ class Assistant:
         from .conversation import condense
 
         return condense(question, history, llm=self._chat if self._chat.configured else None)
-
-
-def safe_filename(filename: str) -> str:
-    """A plain file name inside the seeds folder, or a RagError saying why not.
-
-    Folders are dropped (no traversal), characters other than letters, digits, ``._ -`` become
-    ``_`` (control characters included); hidden, over-long and reserved device names are refused.
-    """
-    if not isinstance(filename, str):
-        raise ArgumentError(f"the file name must be text (str), not {type(filename).__name__}")
-    name = Path(filename.replace("\\", "/")).name
-    name = _SAFE_NAME.sub("_", name).strip(" .")
-    if not name or name.startswith("."):
-        raise RagError(f"{filename[:80]!r} is not a usable file name")
-    if len(name) > MAX_NAME_CHARS:
-        raise RagError(f"the file name is too long ({len(name)} characters; at most {MAX_NAME_CHARS}): "
-                       "rename the file")
-    if name.split(".")[0].upper() in _RESERVED:
-        raise RagError(f"{name} is a reserved device name on Windows: rename the file")
-    if Path(name).suffix.lower() not in SUFFIXES:
-        raise RagError(f"{name}: only {', '.join(sorted(SUFFIXES))} files can be added")
-    return name
 
 
 def _path(p: str | Path | None) -> Path | None:

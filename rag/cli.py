@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import textwrap
 
 import click
 
@@ -12,7 +11,8 @@ from .assistant import Assistant
 from .config import MODES, Settings, hub_offline
 from .errors import RagError
 from .listen import check_listen
-from .types import Answer, Filters, Hit
+from .cli_text import hit_block, render_sources
+from .types import Filters
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
@@ -143,49 +143,6 @@ def ask(ctx, question, k, mode, answerer, as_json, **filters):
         click.echo("\nNo passage matches the filters.")
 
 
-QUOTE_CHARS = 240  # a printed citation quotes at most this much of its sentence
-
-
-def render_sources(ans: Answer) -> str:
-    """The notice, unsupported sentences and numbered sources printed under an answer.
-
-    Each source is short: title and byline, the quoted sentence (shortened past ``QUOTE_CHARS``;
-    the passage's opening if nothing was quoted), and the file with the quote's character offsets.
-    """
-    out = []
-    if ans.notice:
-        out.append(f"\nNote: {ans.notice}")
-    for s in ans.unsupported:
-        out.append(f"  ⚠ not supported by its sources: {s}")
-    if ans.citations:
-        out.append("\nSources:")
-        for c in ans.citations:
-            span = (c.quote_start, c.quote_end) if c.quote and c.quote_start is not None else None
-            quote = textwrap.shorten(" ".join((c.quote or c.chunk.text).split()), QUOTE_CHARS, placeholder=" …")
-            out.append(f"[{c.n}] {_title_line(c.chunk)}")
-            out.append(textwrap.indent(textwrap.fill(f"“{quote}”", 96), "     "))
-            out.append(f"     {_where(c.chunk, span)}")
-    elif ans.hits:
-        out.append("\nClosest passages:")
-        for h in ans.hits[:3]:
-            out.append(_source_line("  -", h.chunk))
-            out.append(f"     “{textwrap.shorten(h.chunk.text, 180, placeholder=' …')}”")
-    return "\n".join(out)
-
-
-def _title_line(chunk) -> str:
-    return f"{chunk.title} — {chunk.byline}" if chunk.byline else chunk.title
-
-
-def _where(chunk, span: tuple[int, int] | None = None) -> str:
-    start, end = span or (chunk.start, chunk.end)
-    return f"{chunk.source}, characters {start}–{end}"
-
-
-def _source_line(label: str, chunk) -> str:
-    return f"{label} {_title_line(chunk)}\n     {_where(chunk)}"
-
-
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(1, 100), help="Passages to return [5].")
@@ -200,12 +157,7 @@ def search(ctx, question, k, mode, as_json, **filters):
         if as_json:
             click.echo(json.dumps(h.to_dict(), ensure_ascii=False))
         else:
-            click.echo(_hit_block(h))
-
-
-def _hit_block(h: Hit) -> str:
-    text = textwrap.indent(textwrap.fill(" ".join(h.chunk.text.split()), 96), "     ")
-    return f"{_source_line(f'{h.rank}. ({h.score:.3f})', h.chunk)}\n{text}\n"
+            click.echo(hit_block(h))
 
 
 @main.command("eval")

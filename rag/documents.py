@@ -13,10 +13,38 @@ Choices (named in README.md):
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from .errors import DocumentExistsError, DocumentNotFoundError, DuplicateDocumentError, RagError
+from .errors import ArgumentError, DocumentExistsError, DocumentNotFoundError, DuplicateDocumentError, RagError
 from .ingest import SUFFIXES, IngestError, read_text, split_documents
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+MAX_NAME_CHARS = 200  # file systems allow 255 bytes; room is left for the upload's temporary name
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_filename(filename: str) -> str:
+    """A plain file name inside the seeds folder, or a RagError saying why not.
+
+    Folders are dropped (no traversal), characters other than letters, digits, ``._ -`` become
+    ``_`` (control characters included); hidden, over-long and reserved device names are refused.
+    """
+    if not isinstance(filename, str):
+        raise ArgumentError(f"the file name must be text (str), not {type(filename).__name__}")
+    name = Path(filename.replace("\\", "/")).name
+    name = _SAFE_NAME.sub("_", name).strip(" .")
+    if not name or name.startswith("."):
+        raise RagError(f"{filename[:80]!r} is not a usable file name")
+    if len(name) > MAX_NAME_CHARS:
+        raise RagError(f"the file name is too long ({len(name)} characters; at most {MAX_NAME_CHARS}): "
+                       "rename the file")
+    if name.split(".")[0].upper() in _RESERVED:
+        raise RagError(f"{name} is a reserved device name on Windows: rename the file")
+    if Path(name).suffix.lower() not in SUFFIXES:
+        raise RagError(f"{name}: only {', '.join(sorted(SUFFIXES))} files can be added")
+    return name
 
 
 def stage_upload(seeds_dir: Path, name: str, data: bytes, indexed: dict[str, dict]) -> Path:

@@ -297,7 +297,7 @@ def test_printed_sources_are_title_byline_quote_and_place_not_whole_passages(rag
 
 
 def test_a_source_without_a_quote_prints_a_shortened_passage():
-    from rag.cli import QUOTE_CHARS, render_sources
+    from rag.cli_text import QUOTE_CHARS, render_sources
     from rag.types import Answer, Chunk, Citation
 
     text = "Ships came. " * 100
