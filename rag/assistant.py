@@ -41,7 +41,8 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._answerers: dict[str, Answerer] = {}
         self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one rebuild at a time; questions never wait for it
+        self._answerers_lock = threading.Lock()  # each answerer (and its models) is made once
 
     @classmethod
     def open(cls, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None, *,
@@ -148,9 +149,14 @@ class Assistant:
 
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer
-        if name not in self._answerers:
-            self._answerers[name] = get_answerer(name, settings=self.settings, embedder=self.embedder)
-        return self._answerers[name]
+        worker = self._answerers.get(name)
+        if worker is None:
+            with self._answerers_lock:
+                worker = self._answerers.get(name)
+                if worker is None:
+                    worker = get_answerer(name, settings=self.settings, embedder=self.embedder)
+                    self._answerers[name] = worker
+        return worker
 
     def answerer_names(self) -> list[str]:
         """Answerers usable now (the LLM one only when an endpoint is configured)."""
@@ -171,7 +177,8 @@ class Assistant:
         q = self.check_question(question)
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
-        hits = self.retriever.search(standalone, k or self.settings.k, mode)
+        retriever = self.retriever  # read once: a rebuild may swap in a new one meanwhile
+        hits = retriever.search(standalone, k or self.settings.k, mode)
         return worker.stream(standalone, hits)
 
     def condense(self, question: str, history: list[dict]) -> str:

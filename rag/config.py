@@ -87,6 +87,8 @@ class Settings:
     auth: str = field(default="", repr=False)  # "user:password" to require a login
     # where the index lives: "local" (the folder index_dir) or a postgresql:// URL
     store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
+    # the chat page: questions (page and /ask) answered at the same time; more wait in Gradio's queue
+    concurrency: int = 4
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -100,6 +102,8 @@ class Settings:
             raise RagError("k must be at least 1")
         if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
             raise RagError("hybrid_weight must be between 0 and 1")
+        if not 1 <= self.concurrency <= 64:
+            raise RagError("concurrency must be from 1 to 64")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""

@@ -8,7 +8,6 @@ same shape as ``rag ask --json``.
 # No `from __future__ import annotations`: gr.api reads the endpoint's real type hints.
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gradio as gr  # the package's __init__ has turned Gradio's analytics off
@@ -20,6 +19,7 @@ from rag.ingest import SUFFIXES  # the file types the engine can read
 from .api import API_NAME, MAX_K, error_text, make_api_ask
 from .render import (render_answer, render_indexing, render_message, render_status,
                      render_streaming, report_text)
+from .uploads import UPLOAD_CACHE, discard, label, shown_name, uploaded
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +62,25 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
 
     def add_files(files: list | None, progress=gr.Progress()):
         """Add uploaded files to the seeds folder and the index, one by one."""
-        paths = [files] if isinstance(files, str) else list(files or [])
+        paths = uploaded(files)  # (temp path, name on the user's machine), each removed once read
         if not paths:
             yield render_message("Choose a file first."), gr.update(), None
             return
         lines: list[str] = []
-        for i, p in enumerate(paths):
-            name = Path(p).name
-            progress(i / len(paths), desc=f"Indexing {name}")
-            lines.append(render_indexing(name, i, len(paths)))
+        for i, (p, original) in enumerate(paths):
+            name, shown = p.name, label(original, p.name)  # Gradio's clean name: no folders or control characters
+            progress(i / len(paths), desc=f"Indexing {shown}")
+            lines.append(render_indexing(shown, i, len(paths)))
             yield "".join(lines), gr.update(), gr.update()
             try:  # add_document refuses bad names, types, sizes and contents, saying why
-                report = assistant.add_document(name, Path(p).read_bytes())
-                lines[-1] = render_message(report_text(name, report), ok=True)
+                report = assistant.add_document(name, p.read_bytes())
+                lines[-1] = render_message(report_text(shown, report), ok=True)
             except Exception as exc:  # noqa: BLE001 - show it, keep serving
                 msg = error_text(exc)
-                lines[-1] = render_message(msg if name in msg else f"{name}: {msg}")
+                lines[-1] = render_message(msg if name in msg and original == name
+                                           else f"{shown_name(original)}: {msg}")
+            finally:
+                discard(p)
             yield "".join(lines), gr.update(), gr.update()
         progress(1.0)
         yield "".join(lines), render_status(assistant.status()), None
@@ -88,7 +91,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
         except Exception as exc:  # noqa: BLE001
             return render_message(error_text(exc))
 
-    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as app:
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False, delete_cache=UPLOAD_CACHE) as app:
         gr.Markdown("## Ask the articles\nAnswers come only from the indexed articles, each sentence "
                     "cited as [n]; open a source to read the passage, the supporting sentence highlighted.")
         history = gr.State([])
@@ -135,7 +138,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
                     api_visibility="private", queue=False)
         chatbot.clear(lambda: ([], ""), None, [history, ask_message], api_visibility="private", queue=False)
         files.upload(add_files, [files], [upload_message, status_html, files], api_visibility="private",
-                     show_progress="full")
+                     show_progress="full", preprocess=False)  # raw FileData: see uploads.py
         refresh.click(status, None, status_html, api_visibility="private")
         app.load(status, None, status_html, api_visibility="private")
         gr.api(make_api_ask(assistant), api_name=API_NAME)
