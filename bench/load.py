@@ -55,12 +55,13 @@ def rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def server(work: Path, concurrency: int, start_timeout: float = 900) -> Iterator[tuple[str, subprocess.Popen, Path]]:
+def server(work: Path, concurrency: int, extra_env: dict[str, str] | None = None,
+           start_timeout: float = 900) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     """``rag serve`` over ``work``/seeds with ``RAG_CONCURRENCY=concurrency``; yields (url, process, stderr file)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(HF_HUB_OFFLINE="1", RAG_CONCURRENCY=str(concurrency), GRADIO_TEMP_DIR=str(work / "gradio"),
-               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""), **(extra_env or {}))
     log = work / f"serve-c{concurrency}.log"
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "--seeds", str(work / "seeds"), "--index",
@@ -220,17 +221,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sample-every", type=int, default=50, help="RSS sample every N answers [50]")
     ap.add_argument("--soak-concurrency", type=int, help="RAG_CONCURRENCY of the memory run [first value]")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per call [120]")
+    ap.add_argument("--env", action="append", default=[], metavar="RAG_X=VALUE",
+                    help="a setting for the server (repeatable; the caller's RAG_* are not passed on)")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
 
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
     levels = [int(x) for x in args.concurrency.split(",")]
+    extra = dict(item.split("=", 1) for item in args.env)
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     shutil.copytree(args.seeds, work / "seeds")
-    out: dict = {"cpus": os.cpu_count(), "questions": len(questions), "bursts": {}}
+    out: dict = {"cpus": os.cpu_count(), "questions": len(questions), "env": extra, "bursts": {}}
     try:
         for c in levels:
-            with server(work, c) as (url, proc, log):
+            with server(work, c, extra) as (url, proc, log):
                 single = alone(url, questions, 10, args.timeout)
                 b = burst(url, questions, args.burst, args.timeout)
                 b.update(alone_p50=single["p50"], server_tracebacks=tracebacks(log), rss_mb=round(rss_mb(proc.pid), 1))
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
                       f"(alone p50 {single['p50']:.2f} s; load {b['load_before']} -> {b['load_after']})", flush=True)
         if args.total:
             c = args.soak_concurrency or levels[0]
-            with server(work, c) as (url, proc, log):
+            with server(work, c, extra) as (url, proc, log):
                 alone(url, questions, 5, args.timeout)  # warm, as a served page is
                 s = soak(url, proc.pid, questions, args.total, args.threads, args.sample_every, args.timeout)
                 s.update(concurrency=c, server_tracebacks=tracebacks(log))
