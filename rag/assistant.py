@@ -6,18 +6,20 @@ import re
 import threading
 from pathlib import Path
 
-from . import store
 from .answer import Answerer, answerer_names, get_answerer
 from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
+from .documents import commit_upload, seed_file, stage_upload
 from .embed import Embedder, embedder_for
 from .errors import IndexMissingError, QuestionError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import SUFFIXES, IngestError, decode_text, read_seeds
+from .ingest import SUFFIXES, read_seeds
 from .llm_client import ChatClient
 from .retrieve import Retriever
-from .types import Answer, AnswerStream, Hit
+from .store import Store, open_store
+from .store.filters import check_filters
+from .types import Answer, AnswerStream, Filters, Hit
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Assistant:
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
+        self._store: Store | None = None
         self._answerers: dict[str, Answerer] = {}
         self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
         self._lock = threading.RLock()  # one rebuild at a time; questions never wait for it
@@ -58,11 +61,17 @@ class Assistant:
         return self
 
     # -- index -------------------------------------------------------------------------------
-    def rebuild(self, progress: bool = False) -> BuildReport:
-        """Update the index from the seeds folder: embed what is new or changed, drop what is gone."""
+    def rebuild(self, progress: bool = False, ray: str | None = None) -> BuildReport:
+        """Update the index from the seeds folder: embed what is new or changed, drop what is gone.
+
+        ``ray``: embed the passages on a Ray cluster (``"local"``, or an address); default
+        ``Settings.ray_address`` ("" = in this process).
+        """
+        from .embed.ray_embed import ray_embedder
+
         with self._lock:
             found = read_seeds(self.settings.seeds_dir)
-            report = build_index(found.documents, self.settings.index_dir, embedder=self.embedder,
+            report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, self.settings, ray),
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
                                  skipped=found.skipped)
             if report.wrote or self._retriever is None:
@@ -74,9 +83,17 @@ class Assistant:
         """(Re)load the index from disk; fails if it is missing or was built with other settings."""
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
-            index = store.load_index(self.settings.index_dir, expect, threads=self.settings.faiss_threads)
-            self._retriever = Retriever(index, self.embedder, mode=self.settings.mode,
+            self.store.check(expect)
+            self._retriever = Retriever(self.store, self.embedder, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
+
+    @property
+    def store(self) -> Store:
+        """The index's store (``Settings.store``), opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings)
+            return self._store
 
     def _reranker(self):
         from .rerank import RERANKERS
@@ -93,37 +110,55 @@ class Assistant:
 
     def status(self) -> dict:
         """Documents, passages, model and build time of the live index."""
-        m = self.retriever.index.manifest
-        docs = m.get("documents", {})
+        m = self.retriever.store.manifest() or {}
+        docs = self.store.documents()
+        st = self.store.status()
         return {"documents": len(docs), "passages": m.get("passages", 0),
                 "model": m.get("embedder", {}).get("model_id"), "built_at": m.get("built_at"),
-                "index_dir": str(self.settings.index_dir),
+                "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
     def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
-        """Save an uploaded file into the seeds folder (validated, never outside it) and index it."""
+        """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
+
+        Refused (nothing saved): a bad name, type or size, an unreadable file, a file whose article is
+        already indexed (``DuplicateDocumentError``), a name already taken (``DocumentExistsError``).
+        """
         name = safe_filename(filename)
         if len(data) > MAX_UPLOAD_BYTES:
             raise RagError(f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-        if Path(name).suffix.lower() in (".txt", ".md", ".markdown"):
+        with self._lock:
+            tmp = stage_upload(self.settings.seeds_dir, name, data, self._indexed_documents())
+            target = self.settings.seeds_dir / name
+            commit_upload(tmp, target)
+            report = self.rebuild(progress=progress)
+            if any(f == name for f, _ in report.skipped):
+                reason = next(why for f, why in report.skipped if f == name)
+                target.unlink(missing_ok=True)
+                self.rebuild()
+                raise RagError(f"{name}: {reason}")
+            return report
+
+    def remove_document(self, name: str, progress: bool = False) -> BuildReport:
+        """Delete the file ``name`` from the seeds folder and drop its articles from the index.
+
+        The file is set aside (hidden) until the index no longer holds it, and put back if that fails.
+        """
+        with self._lock:
+            path = seed_file(self.settings.seeds_dir, name)
+            hidden = path.with_name(f".removing-{path.name}")
+            path.replace(hidden)
             try:
-                decode_text(data)
-            except IngestError as exc:
-                raise RagError(f"{name}: {exc}") from None
-        elif not data.strip():
-            raise RagError(f"{name}: the file is empty")
-        target = self.settings.seeds_dir / name
-        self.settings.seeds_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{name}.upload")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        report = self.rebuild(progress=progress)
-        if any(f == name for f, _ in report.skipped):
-            reason = next(why for f, why in report.skipped if f == name)
-            target.unlink(missing_ok=True)
-            self.rebuild()
-            raise RagError(f"{name}: {reason}")
-        return report
+                report = self.rebuild(progress=progress)
+            except BaseException:
+                hidden.replace(path)
+                raise
+            hidden.unlink()
+            return report
+
+    def _indexed_documents(self) -> dict[str, dict]:
+        """The live index's documents: id -> {"hash", "title", "source", "passages"}."""
+        return dict(self.store.documents())
 
     def warm_up(self) -> None:
         """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""
@@ -142,10 +177,15 @@ class Assistant:
                                 f"{self.settings.max_question_chars:,}): shorten it")
         return q
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The best-matching passages, each with its score and source."""
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               filters: Filters | dict | None = None) -> list[Hit]:
+        """The best-matching passages, each with its score and source.
+
+        ``filters`` (``rag.types.Filters``: outlet, author, article, since, until) restrict the
+        passages before ranking, so up to ``k`` matching passages come back.
+        """
         q = self.check_question(question)
-        return self.retriever.search(q, k or self.settings.k, mode)
+        return self.retriever.search(q, k or self.settings.k, mode, filters=check_filters(filters))
 
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer
@@ -163,22 +203,24 @@ class Assistant:
         return [n for n in answerer_names() if n != "llm" or self.settings.llm_configured]
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None,
-            answerer: str | None = None, history: list[dict] | None = None) -> Answer:
-        """Answer ``question`` from the articles, with citations."""
-        return self.ask_stream(question, k, mode, answerer, history).answer
+            answerer: str | None = None, history: list[dict] | None = None,
+            filters: Filters | dict | None = None) -> Answer:
+        """Answer ``question`` from the articles (only those passing ``filters``), with citations."""
+        return self.ask_stream(question, k, mode, answerer, history, filters).answer
 
     def ask_stream(self, question: str, k: int | None = None, mode: str | None = None,
-                   answerer: str | None = None, history: list[dict] | None = None) -> AnswerStream:
+                   answerer: str | None = None, history: list[dict] | None = None,
+                   filters: Filters | dict | None = None) -> AnswerStream:
         """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        The question is checked, rewritten (follow-ups) and searched before this returns,
-        so bad input raises here, not while iterating.
+        The question and filters are checked, rewritten (follow-ups) and searched before this
+        returns, so bad input raises here, not while iterating.
         """
         q = self.check_question(question)
+        f = check_filters(filters)
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
-        retriever = self.retriever  # read once: a rebuild may swap in a new one meanwhile
-        hits = retriever.search(standalone, k or self.settings.k, mode)
+        hits = self.retriever.search(standalone, k or self.settings.k, mode, filters=f)
         return worker.stream(standalone, hits)
 
     def condense(self, question: str, history: list[dict]) -> str:

@@ -1,4 +1,11 @@
-"""BM25 over passages (bm25s), with an English stemmer and stop words; saved as plain files."""
+"""BM25: the analyzer and scoring formulas every store backend shares, and an in-memory index.
+
+Scores are bm25s's ``lucene`` variant: for a query term t in passage d,
+``idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` with
+``idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))``, summed over the query's terms (a repeated
+term counts each time), where N, df and avgdl are statistics of the whole collection. A passage
+without any term is given the single token ``EMPTY`` (as bm25s needs), so its length is 1.
+"""
 from __future__ import annotations
 
 import json
@@ -11,6 +18,8 @@ import bm25s
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+K1, B = 1.2, 0.75
+EMPTY = "\u2205"
 
 
 @lru_cache(maxsize=4)
@@ -60,7 +69,7 @@ class BM25Index:
               k1: float = 1.2, b: float = 0.75) -> "BM25Index":
         analyzer = analyzer or Analyzer()
         model = bm25s.BM25(k1=k1, b=b)
-        tokens = [analyzer(t) or ["\u2205"] for t in texts]  # bm25s needs a token in every row
+        tokens = [analyzer(t) or [EMPTY] for t in texts]  # bm25s needs a token in every row
         if texts:
             model.index(tokens, show_progress=False)
         return cls(model, analyzer, len(texts))
@@ -85,3 +94,23 @@ class BM25Index:
         analyzer = Analyzer(stem=meta["stem"], stopwords=meta["stopwords"])
         model = bm25s.BM25.load(str(folder), allow_pickle=False) if meta["size"] else bm25s.BM25()
         return cls(model, analyzer, meta["size"])
+
+
+def term_counts(analyzer: Analyzer, text: str) -> tuple[list[str], list[int]]:
+    """The distinct terms of ``text`` (in first-seen order) and their counts; never empty."""
+    counts: dict[str, int] = {}
+    for t in analyzer(text) or [EMPTY]:
+        counts[t] = counts.get(t, 0) + 1
+    return list(counts), list(counts.values())
+
+
+def idf(df: np.ndarray, n: int) -> np.ndarray:
+    """Lucene's BM25 inverse document frequency of terms found in ``df`` of ``n`` passages."""
+    df = np.asarray(df, dtype=np.float64)
+    return np.log1p((n - df + 0.5) / (df + 0.5))
+
+
+def tf_weight(tf: np.ndarray, dl: np.ndarray, avgdl: float, k1: float = K1, b: float = B) -> np.ndarray:
+    """The term-frequency part of the BM25 score of passages of length ``dl``."""
+    tf = np.asarray(tf, dtype=np.float64)
+    return tf / (tf + k1 * ((1 - b) + b * np.asarray(dl, dtype=np.float64) / avgdl))

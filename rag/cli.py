@@ -1,4 +1,4 @@
-"""The ``rag`` command: index, ask, search, eval, status, serve. Thin: it calls ``Assistant``."""
+"""The ``rag`` command: index, ask, search, eval, status, serve, remove. Thin: it calls ``Assistant``."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import click
 from .assistant import Assistant
 from .config import MODES, Settings, hub_offline
 from .errors import RagError
-from .types import Answer, Hit
+from .types import Answer, Filters, Hit
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
@@ -63,27 +63,48 @@ class RagGroup(click.Group):
 @click.option("--backend", "embed_backend", help="Embedder backend: sentence-transformers or onnx.")
 @click.option("--model", "embed_model", help="Embedding model name or path (default: the bundled one).")
 @click.option("--reranker", help="Reranker: none or cross-encoder.")
+@click.option("--store", help="Where the index lives: local (the --index folder) or a postgresql://… URL [local].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
-def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, no_progress, verbose):
+def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, store, no_progress, verbose):
     """Ask questions about the articles in seeds/ and get answers quoted from them."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
     hub_offline()
     ctx.obj = {"seeds_dir": seeds_dir, "index_dir": index_dir, "embed_backend": embed_backend,
-               "embed_model": embed_model, "reranker": reranker}
+               "embed_model": embed_model, "reranker": reranker, "store": store}
     ctx.meta["progress"] = not no_progress and sys.stderr.isatty()
 
 
 @main.command()
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Embed on Ray: alone, a local cluster on this machine; or a cluster ADDRESS (auto, ray://head:10001).")
+@click.option("--ray-workers", "ray_concurrency", type=click.IntRange(1), help="Ray embedding actors [2].")
 @click.pass_context
-def index(ctx):
+def index(ctx, ray_address, ray_concurrency):
     """Build or update the index from the seeds folder (only new or changed files are embedded)."""
-    a = Assistant(_settings(ctx))
+    a = Assistant(_settings(ctx, ray_address=ray_address, ray_concurrency=ray_concurrency))
     report = a.rebuild(progress=ctx.meta["progress"])
     click.echo(report.summary())
+
+
+def filter_options(command):
+    """--outlet, --author, --article, --since, --until: which articles a question may draw on."""
+    for option in reversed([
+        click.option("--outlet", help="Only articles of this outlet (e.g. Substack)."),
+        click.option("--author", help="Only articles by this author."),
+        click.option("--article", help="Only this article (its title or id)."),
+        click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD)."),
+        click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _filters(outlet, author, article, since, until) -> Filters:
+    return Filters(outlet=outlet, author=author, article=article, since=since, until=until)
 
 
 @main.command()
@@ -92,11 +113,12 @@ def index(ctx):
 @click.option("--mode", type=click.Choice(MODES), help="Retrieval mode [hybrid].")
 @click.option("--answerer", "-a", help="extractive (default) or llm.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@filter_options
 @click.pass_context
-def ask(ctx, question, k, mode, answerer, as_json):
-    """Answer QUESTION from the articles, then list its sources."""
+def ask(ctx, question, k, mode, answerer, as_json, **filters):
+    """Answer QUESTION from the articles (those passing the filters), then list its sources."""
     a = _open(ctx, answerer=answerer)
-    stream = a.ask_stream(question, k=k, mode=mode)
+    stream = a.ask_stream(question, k=k, mode=mode, filters=_filters(**filters))
     for part in stream:
         if not as_json:
             click.echo(part, nl=False)
@@ -108,10 +130,19 @@ def ask(ctx, question, k, mode, answerer, as_json):
     if stream.streamed_text.strip() != final.text.strip():  # markers cleaned, or a fallback answer
         click.echo("\n" + final.text)
     click.echo(render_sources(final))
+    if not final.hits and _filters(**filters):
+        click.echo("\nNo passage matches the filters.")
+
+
+QUOTE_CHARS = 240  # a printed citation quotes at most this much of its sentence
 
 
 def render_sources(ans: Answer) -> str:
-    """The notice, unsupported sentences and numbered sources printed under an answer."""
+    """The notice, unsupported sentences and numbered sources printed under an answer.
+
+    Each source is short: title and byline, the quoted sentence (shortened past ``QUOTE_CHARS``;
+    the passage's opening if nothing was quoted), and the file with the quote's character offsets.
+    """
     out = []
     if ans.notice:
         out.append(f"\nNote: {ans.notice}")
@@ -120,9 +151,11 @@ def render_sources(ans: Answer) -> str:
     if ans.citations:
         out.append("\nSources:")
         for c in ans.citations:
-            out.append(_source_line(f"[{c.n}]", c.chunk))
-            quote = c.quote or c.chunk.text
-            out.append(textwrap.indent(textwrap.fill(f"“{' '.join(quote.split())}”", 96), "     "))
+            span = (c.quote_start, c.quote_end) if c.quote and c.quote_start is not None else None
+            quote = textwrap.shorten(" ".join((c.quote or c.chunk.text).split()), QUOTE_CHARS, placeholder=" …")
+            out.append(f"[{c.n}] {_title_line(c.chunk)}")
+            out.append(textwrap.indent(textwrap.fill(f"“{quote}”", 96), "     "))
+            out.append(f"     {_where(c.chunk, span)}")
     elif ans.hits:
         out.append("\nClosest passages:")
         for h in ans.hits[:3]:
@@ -131,9 +164,17 @@ def render_sources(ans: Answer) -> str:
     return "\n".join(out)
 
 
+def _title_line(chunk) -> str:
+    return f"{chunk.title} — {chunk.byline}" if chunk.byline else chunk.title
+
+
+def _where(chunk, span: tuple[int, int] | None = None) -> str:
+    start, end = span or (chunk.start, chunk.end)
+    return f"{chunk.source}, characters {start}–{end}"
+
+
 def _source_line(label: str, chunk) -> str:
-    byline = f" — {chunk.byline}" if chunk.byline else ""
-    return f"{label} {chunk.title}{byline}\n     {chunk.source}, characters {chunk.start}–{chunk.end}"
+    return f"{label} {_title_line(chunk)}\n     {_where(chunk)}"
 
 
 @main.command()
@@ -141,11 +182,12 @@ def _source_line(label: str, chunk) -> str:
 @click.option("-k", type=click.IntRange(1, 100), help="Passages to return [5].")
 @click.option("--mode", type=click.Choice(MODES), help="Retrieval mode [hybrid].")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON lines.")
+@filter_options
 @click.pass_context
-def search(ctx, question, k, mode, as_json):
-    """List the passages that best match QUESTION, with scores and sources."""
+def search(ctx, question, k, mode, as_json, **filters):
+    """List the passages that best match QUESTION (those passing the filters), with scores and sources."""
     a = _open(ctx)
-    for h in a.search(question, k=k, mode=mode):
+    for h in a.search(question, k=k, mode=mode, filters=_filters(**filters)):
         if as_json:
             click.echo(json.dumps(h.to_dict(), ensure_ascii=False))
         else:
@@ -188,6 +230,7 @@ def status(ctx):
     a = _open(ctx, build=False)
     s = a.status()
     click.echo(f"{s['documents']} documents, {s['passages']} passages, model {s['model']}, built {s['built_at']}")
+    click.echo(f"store: {s['store']} at {s['location']}")  # no password: the store scrubs it
     for t in s["titles"]:
         click.echo(f"  - {t}")
 
@@ -205,6 +248,21 @@ def serve(ctx, host, port, open_browser):
     a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
     serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)
+
+
+@main.command()
+@click.argument("file")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before deleting.")
+@click.pass_context
+def remove(ctx, file, yes):
+    """Delete FILE from the seeds folder and drop its articles from the index (asks first)."""
+    from .documents import seed_file
+
+    a = Assistant(_settings(ctx))
+    path = seed_file(a.settings.seeds_dir, file)  # an unknown name fails before anything is asked
+    if not yes:
+        click.confirm(f"Delete {path} and drop its articles from the index?", abort=True, err=True)
+    click.echo(a.remove_document(file, progress=ctx.meta["progress"]).summary())
 
 
 def run() -> None:

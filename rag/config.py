@@ -87,6 +87,28 @@ class Settings:
     auth: str = field(default="", repr=False)  # "user:password" to require a login
     # where the index lives: "local" (the folder index_dir) or a postgresql:// URL
     store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
+    # local store: a segment of this many passages or more gets an approximate vector index
+    # instead of an exact one (0 = always exact), of kind ivf (lists searched: ann_nprobe) or hnsw
+    # (search breadth: ann_ef_search); segments merged per tier; seconds a segment no longer used
+    # is kept for processes still reading an older generation
+    ann_threshold: int = 200_000
+    ann_kind: str = "ivf"
+    ann_nprobe: int = 32
+    ann_ef_search: int = 128
+    merge_factor: int = 10
+    cleanup_grace: float = 300.0
+    # PostgreSQL store: HNSW candidates examined per dense search (recall vs speed; >= the 100 candidates)
+    pg_ef_search: int = 200
+    # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
+    embed_device: str = "auto"
+    # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,
+    # else a cluster address for ray.init ("auto", "ray://head:10001"); workers, rows per batch, GPUs per worker
+    ray_address: str = ""
+    ray_concurrency: int = 2
+    ray_batch_size: int = 64
+    ray_num_gpus: float = 0.0
+    # jobs of fewer passages are embedded in process (a Ray job's actors take seconds to start)
+    ray_min_passages: int = 256
     # the chat page: questions (page and /ask) answered at the same time; more wait in Gradio's queue
     concurrency: int = 4
 
@@ -102,6 +124,16 @@ class Settings:
             raise RagError("k must be at least 1")
         if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
             raise RagError("hybrid_weight must be between 0 and 1")
+        if self.ann_kind not in ("ivf", "hnsw"):
+            raise RagError(f"unknown ann_kind {self.ann_kind!r}; valid: ivf, hnsw")
+        if min(self.ann_ef_search, self.ann_nprobe) < 1 or self.ann_threshold < 0 or self.merge_factor < 2 \
+                or self.cleanup_grace < 0:
+            raise RagError("ann_threshold must be >= 0, ann_nprobe and ann_ef_search >= 1, merge_factor >= 2, "
+                           "cleanup_grace >= 0")
+        if self.ray_concurrency < 1 or self.ray_batch_size < 1 or self.ray_num_gpus < 0:
+            raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
+        if self.pg_ef_search < 1:
+            raise RagError("pg_ef_search must be at least 1")
         if not 1 <= self.concurrency <= 64:
             raise RagError("concurrency must be from 1 to 64")
 

@@ -26,3 +26,15 @@ class UnknownNameError(RagError, KeyError):
 
 class AnswererError(RagError):
     """An answerer failed (e.g. the LLM endpoint is down); the caller may fall back."""
+
+
+class DuplicateDocumentError(RagError):
+    """An added file holds an article that is already indexed (same content); it is not indexed twice."""
+
+
+class DocumentExistsError(RagError):
+    """A file of that name is already in the seeds folder; it is never overwritten."""
+
+
+class DocumentNotFoundError(RagError):
+    """No file of that name is in the seeds folder."""

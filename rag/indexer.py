@@ -1,22 +1,26 @@
-"""Incremental (re)building: embed only documents that are new or changed since the last build."""
+"""Incremental (re)building: embed only documents that are new or changed, and hand the store
+just that change (``Store.apply``), so the work follows the change, not the collection."""
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from . import store
-from .bm25 import Analyzer, BM25Index
+from .bm25 import Analyzer
 from .chunk import Chunker, index_text
 from .embed import Embedder
 from .errors import IndexMismatchError, IndexMissingError
+from .store import DocPassages, Store, check_manifest
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
+EMBED_BATCH_PASSAGES = 1024  # passages of several documents embedded per call
 
 
 @dataclass
@@ -32,17 +36,20 @@ class BuildReport:
     embedded: int = 0  # passages embedded in this build
     seconds: float = 0.0
     full: bool = False  # everything was rebuilt (first build, or model/chunking changed)
+    repaired: str | None = None  # what was damaged and has been rebuilt
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
     @property
     def wrote(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.full)
+        return bool(self.added or self.changed or self.removed or self.full or self.repaired)
 
     def summary(self) -> str:
         lines = []
         for label, items in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
             lines += [f"{label}: {t}" for t in items]
         lines += [f"skipped {f}: {why}" for f, why in self.skipped]
+        if self.repaired:
+            lines.append(f"repaired: {self.repaired}")
         state = "rebuilt everything" if self.full else ("updated" if self.wrote else "up to date")
         lines.append(f"index {state}: {self.documents} documents, {self.passages} passages "
                      f"({self.embedded} embedded, {self.unchanged} documents unchanged) in {self.seconds:.1f}s")
@@ -59,80 +66,115 @@ def _compatible(manifest: dict | None, expect: dict) -> bool:
     if manifest is None:
         return False
     try:
-        store.check_manifest(manifest, expect)
+        check_manifest(manifest, expect)
     except IndexMismatchError:
         return False
     return True
 
 
-def build_index(docs: Sequence[Document], index_dir: Path, *, embedder: Embedder, chunker: Chunker,
+def as_store(store: Store | str | Path) -> Store:
+    """``store`` itself, or the local store of the folder it names."""
+    if isinstance(store, Store):
+        return store
+    from .store.local import LocalStore
+
+    return LocalStore(store)
+
+
+def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder: Embedder, chunker: Chunker,
                 analyzer: Analyzer | None = None, progress: bool = False,
                 skipped: Sequence[tuple[str, str]] = (), batch_size: int = 32) -> BuildReport:
-    """Bring the index in ``index_dir`` up to date with ``docs``; the old index stays live until done."""
+    """Bring ``store`` up to date with ``docs``; readers see the old index until the change is committed.
+
+    A damaged index is repaired: what is intact is kept, the documents of what is not are
+    embedded again.
+    """
     t0 = time.perf_counter()
+    store = as_store(store)
     analyzer = analyzer or Analyzer()
     expect = expected_manifest(embedder, chunker, analyzer)
-    manifest = store.read_manifest(index_dir)
+    _check_unique(docs)
+    manifest = store.manifest()
     full = not _compatible(manifest, expect)
     if manifest is not None and full:
-        log.info("index settings changed (model or chunking): rebuilding everything")
-    old_docs: dict = {} if full else manifest.get("documents", {})
+        log.info("index settings changed (model, chunking or format): rebuilding everything")
     report = BuildReport(full=full, skipped=list(skipped), documents=len(docs))
-    _check_unique(docs)
-    new_ids = {d.id for d in docs}
+    if not full:
+        try:
+            store.check(expect, deep=True)
+        except IndexMissingError as exc:
+            report.repaired = str(exc).split(": run")[0]
+            log.warning("%s; repairing it", report.repaired)
+    old = {} if full else store.hashes()
+    todo: list[Document] = []
     for d in docs:
-        old = old_docs.get(d.id)
-        if old is None:
+        h = old.get(d.id)
+        if h is None:
             report.added.append(d.title)
-        elif old["hash"] != d.content_hash:
+            todo.append(d)
+        elif h != d.content_hash:
             report.changed.append(d.title)
+            todo.append(d)
         else:
             report.unchanged += 1
-    report.removed = [meta["title"] for i, meta in old_docs.items() if i not in new_ids]
+    new_ids = {d.id for d in docs}
+    gone = [i for i in old if i not in new_ids]
+    if gone:
+        info = store.documents()
+        report.removed = [info[i]["title"] for i in gone]
     if not report.wrote:
-        report.passages = manifest.get("passages", 0)
+        report.passages = len(store)
         report.seconds = time.perf_counter() - t0
         return report
 
-    reuse = _reusable(index_dir, expect, old_docs, docs)
-    chunks: list[Chunk] = []
-    vectors: list[np.ndarray | None] = []
-    to_embed: list[int] = []
-    for d in docs:
-        if d.id in reuse:
-            doc_chunks, doc_vecs = reuse[d.id]
-            chunks.extend(doc_chunks)
-            vectors.extend(doc_vecs)
-        else:
-            for c in chunker.chunk(d, fits=_fits(embedder, d.title)):
-                to_embed.append(len(chunks))
-                chunks.append(c)
-                vectors.append(None)
-    if to_embed:
-        log.info("embedding %d passages", len(to_embed))
-        fresh = embedder.encode([index_text(chunks[i]) for i in to_embed], "passage",
-                                batch_size=batch_size, progress=progress)
-        for row, i in enumerate(to_embed):
-            vectors[i] = fresh[row]
-    dim = int(fresh.shape[1]) if to_embed else (len(vectors[0]) if vectors else embedder.dim)
-    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dim), np.float32)
-    bm25 = BM25Index.build([index_text(c) for c in chunks], analyzer)
-    counts: dict[str, int] = {}
-    for c in chunks:
-        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    counter = [0]
+    upserts = _embedded(todo, embedder, chunker, batch_size, progress, counter)
+    first = next(upserts, None)
+    dims = [p.vectors.shape[1] for p in ([first] if first is not None else []) if p.chunks]
+    dim = dims[0] if dims else ((manifest or {}).get("embedder", {}).get("dim") if not full else None)
     new_manifest = {
         **expect,
-        "embedder": {**expect["embedder"], "dim": dim, "max_tokens": embedder.max_tokens or None},
+        "embedder": {**expect["embedder"], "dim": int(dim or embedder.dim),
+                     "max_tokens": embedder.max_tokens or None},
         "tokenizer": f"tiktoken:{chunker.encoding}",
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "documents": {d.id: {"hash": d.content_hash, "title": d.title, "source": d.source,
-                             "passages": counts.get(d.id, 0)} for d in docs},
         "skipped": [list(s) for s in skipped],
     }
-    store.write_index(index_dir, new_manifest, chunks, matrix, bm25)
-    report.passages, report.embedded = len(chunks), len(to_embed)
+    stream = itertools.chain([first], upserts) if first is not None else iter(())
+    store.apply(new_manifest, stream, gone, full=full)
+    report.passages, report.embedded = len(store), counter[0]
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, batch_size: int,
+              progress: bool, counter: list[int]) -> Iterator[DocPassages]:
+    """Chunk and embed ``todo`` lazily, several documents per encode call."""
+    bar = tqdm(total=len(todo), desc="embedding documents", unit="doc", disable=not progress)
+    pending: list[tuple[Document, list[Chunk]]] = []
+    size = 0
+    per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
+    for n, d in enumerate(todo):
+        chunks = chunker.chunk(d, fits=_fits(embedder, d.title))
+        pending.append((d, chunks))
+        size += len(chunks)
+        if size >= per_call or n == len(todo) - 1:
+            texts = [index_text(c) for _, cs in pending for c in cs]
+            vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
+            at = 0
+            for doc, cs in pending:
+                v = vecs[at:at + len(cs)] if cs else None
+                at += len(cs)
+                yield DocPassages(doc.id, doc.content_hash, doc.title, doc.source, cs,
+                                  v if v is not None else _empty(vecs))
+            counter[0] += len(texts)
+            bar.update(len(pending))
+            pending, size = [], 0
+    bar.close()
+
+
+def _empty(vecs: np.ndarray | None) -> np.ndarray:
+    return np.zeros((0, vecs.shape[1] if vecs is not None else 0), np.float32)
 
 
 def _check_unique(docs: Sequence[Document]) -> None:
@@ -141,25 +183,6 @@ def _check_unique(docs: Sequence[Document]) -> None:
         if d.id in seen:
             raise ValueError(f"two documents share the id {d.id!r}")
         seen.add(d.id)
-
-
-def _reusable(index_dir: Path, expect: dict, old_docs: dict, docs: Sequence[Document]) -> dict:
-    """doc id -> (chunks, vectors) from the old index, for documents whose hash is unchanged."""
-    keep = {d.id for d in docs if d.id in old_docs and old_docs[d.id]["hash"] == d.content_hash}
-    if not keep:
-        return {}
-    try:
-        old = store.load_index(index_dir)
-    except (IndexMissingError, IndexMismatchError) as exc:
-        log.warning("cannot reuse the old index (%s); embedding everything", exc)
-        return {}
-    out: dict[str, tuple[list, list]] = {}
-    for c, v in zip(old.chunks, old.vectors):
-        if c.doc_id in keep:
-            out.setdefault(c.doc_id, ([], []))
-            out[c.doc_id][0].append(c)
-            out[c.doc_id][1].append(v)
-    return out
 
 
 def _fits(embedder: Embedder, title: str):

@@ -9,7 +9,8 @@ A digest is a file of several articles, each shaped ``headline`` / optional note
 
     Body paragraphs...
 
-A byline is ``[By AUTHORS, ]OUTLET, DATE`` on a line of its own. Separator lines
+A byline is ``[By AUTHORS, ]OUTLET, DATE`` on a line of its own; its date is kept as written
+(``Document.date``) and as an ISO date (``Document.published``, see ``rag.dates``). Separator lines
 (``***``, ``---``) and a site footer after the last article belong to no article.
 """
 from __future__ import annotations
@@ -20,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dates import parse_date
+from .errors import RagError
 from .types import Document
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,10 @@ _MAX_HEADLINE_WORDS = 30
 _MAX_FOOTER_WORDS = 15
 
 
+class SeedsMissingError(RagError):
+    """The seeds folder is missing (or not a folder)."""
+
+
 class IngestError(ValueError):
     """A file that cannot be read as text (empty, binary, not UTF-8, unsupported)."""
 
@@ -47,11 +54,17 @@ class IngestResult:
 
 
 def read_seeds(seeds_dir: Path) -> IngestResult:
-    """Read every supported file under ``seeds_dir``; bad files are skipped with a warning."""
+    """Read every supported file under ``seeds_dir``; bad files are skipped with a warning.
+
+    A missing folder is an error (``SeedsMissingError``), not an empty collection: indexing a
+    mistyped path must not empty a good index.
+    """
     result = IngestResult()
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
-        return result
+        what = "is not a folder" if seeds_dir.exists() else "does not exist"
+        raise SeedsMissingError(f"the seeds folder {seeds_dir} {what}: create it or pass --seeds "
+                                f"(the index is unchanged)")
     for path in sorted(p for p in seeds_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(seeds_dir).as_posix()
         if path.name.startswith(".") or path.suffix.lower() not in SUFFIXES:
@@ -138,7 +151,7 @@ def split_documents(text: str, source: str) -> list[Document]:
         docs.append(Document(
             id=f"{source}#{n + 1}", title=lines[h][2].strip().lstrip("#").strip(), text=body, source=source,
             start=start, end=end, authors=authors, outlet=m["outlet"].strip(), date=m["date"],
-            content_hash=content_hash(body)))
+            published=parse_date(m["date"]), content_hash=content_hash(body)))
     return docs
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
+from .dates import parse_date
+
 
 def byline(authors: tuple[str, ...], outlet: str | None, date: str | None) -> str:
     """'A and B, Outlet, date' with whatever parts are known."""
@@ -15,7 +17,9 @@ def byline(authors: tuple[str, ...], outlet: str | None, date: str | None) -> st
 class Document:
     """One article: a whole file, or one article of a digest file.
 
-    ``text`` is ``source_text[start:end]`` of the file at ``source``.
+    ``text`` is ``source_text[start:end]`` of the file at ``source``. ``date`` is the date as the
+    byline writes it, ``published`` the same date in ISO form (``YYYY-MM-DD``; parsed from ``date``
+    when not given, None if it cannot be read).
     """
 
     id: str
@@ -28,6 +32,11 @@ class Document:
     outlet: str | None = None
     date: str | None = None
     content_hash: str = ""
+    published: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.published is None and self.date:
+            object.__setattr__(self, "published", parse_date(self.date))
 
     @property
     def byline(self) -> str:
@@ -37,7 +46,11 @@ class Document:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage of a document; ``text == source_text[start:end]`` of its file."""
+    """A passage of a document; ``text == source_text[start:end]`` of its file.
+
+    ``published`` is the ISO publication date (parsed from ``date`` when not given, so passages
+    of indexes written before the field existed get it too).
+    """
 
     id: str
     doc_id: str
@@ -49,6 +62,11 @@ class Chunk:
     authors: tuple[str, ...] = ()
     outlet: str | None = None
     date: str | None = None
+    published: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.published is None and self.date:
+            object.__setattr__(self, "published", parse_date(self.date))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

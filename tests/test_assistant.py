@@ -92,3 +92,134 @@ def test_settings_name_the_embedder_backend(fake_backend, seeds, tmp_path):
 def test_an_unknown_embedder_backend_lists_the_valid_ones(fake_backend, tmp_path):
     with pytest.raises(RagError, match="unknown embedder backend 'nope'; valid: fake, .*sentence-transformers"):
         Assistant(Settings(seeds_dir=tmp_path, index_dir=tmp_path / "i", embed_backend="nope"))
+
+
+# -- managing the collection: duplicates, taken names, removal -----------------------------------
+from helpers import SEED  # noqa: E402
+from rag import DocumentExistsError, DocumentNotFoundError, DuplicateDocumentError  # noqa: E402
+
+PENGUINS = b"Penguin census\n\nThe penguin census counted 4,321 birds on the island."
+
+
+def test_a_second_copy_of_an_indexed_file_is_reported_as_a_duplicate_not_indexed(fake_assistant, seeds):
+    before = sorted(p.name for p in seeds.iterdir())
+    with pytest.raises(DuplicateDocumentError, match=r"copy\.txt is already indexed: “Sheila Fitzpatrick: "
+                                                     r"Not Corrupt Enough” and 5 more \(in 000_2dc09e9634033631.txt\)"):
+        fake_assistant.add_document("copy.txt", SEED.read_bytes())
+    assert sorted(p.name for p in seeds.iterdir()) == before  # nothing saved, no hidden leftovers
+    assert fake_assistant.status()["documents"] == 6
+
+
+def test_the_same_article_under_another_name_is_a_duplicate_too(fake_assistant, seeds):
+    fake_assistant.add_document("penguins.txt", PENGUINS)
+    with pytest.raises(DuplicateDocumentError, match="“Penguin census” .in penguins.txt."):
+        fake_assistant.add_document("penguins-again.md", PENGUINS + b"\n\n")  # trailing blank lines differ only
+    assert not (seeds / "penguins-again.md").exists() and fake_assistant.status()["documents"] == 7
+
+
+def test_a_taken_file_name_is_refused_and_the_old_file_kept(fake_assistant, seeds):
+    fake_assistant.add_document("penguins.txt", PENGUINS)
+    with pytest.raises(DocumentExistsError, match="penguins.txt already exists .*rename the file.*rag remove penguins.txt"):
+        fake_assistant.add_document("penguins.txt", b"Seal census\n\nThe seal census counted 99 seals.")
+    assert (seeds / "penguins.txt").read_bytes() == PENGUINS
+    assert [h.chunk.source for h in fake_assistant.search("seal census seals", k=7)].count("penguins.txt") <= 1
+    assert "Seal census" not in fake_assistant.status()["titles"]
+
+
+def test_remove_document_deletes_the_file_and_the_index_forgets_it(fake_assistant, seeds):
+    fake_assistant.add_document("penguins.txt", PENGUINS)
+    assert fake_assistant.search("penguin census birds", k=1)[0].chunk.source == "penguins.txt"
+    report = fake_assistant.remove_document("penguins.txt")
+    assert report.removed == ["Penguin census"] and not (seeds / "penguins.txt").exists()
+    assert all(h.chunk.source != "penguins.txt" for h in fake_assistant.search("penguin census birds", k=10))
+    assert fake_assistant.status()["documents"] == 6
+    assert sorted(p.name for p in seeds.iterdir()) == [SEED.name]  # nothing hidden left behind
+    fake_assistant.add_document("penguins.txt", PENGUINS)  # and it can be added again
+    assert fake_assistant.status()["documents"] == 7
+
+
+def test_removing_a_digest_removes_all_its_articles(fake_assistant, seeds):
+    report = fake_assistant.remove_document(SEED.name)
+    assert len(report.removed) == 6 and fake_assistant.status()["documents"] == 0
+    assert not fake_assistant.ask("How many tanks did Russia produce in 2024?").answered
+
+
+@pytest.mark.parametrize("name", ["nope.txt", "../outside.txt", "/etc/passwd", "."])
+def test_removing_what_is_not_in_the_seeds_folder_is_a_clear_error_and_deletes_nothing(
+        fake_assistant, seeds, tmp_path, name):
+    (tmp_path / "outside.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(DocumentNotFoundError, match=f"is not a file in {seeds}; files: {SEED.name}"):
+        fake_assistant.remove_document(name)
+    assert (tmp_path / "outside.txt").read_text(encoding="utf-8") == "keep me"
+    assert fake_assistant.status()["documents"] == 6
+
+
+def test_a_failed_update_after_remove_puts_the_file_back(fake_assistant, seeds, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RagError("disk full")
+    monkeypatch.setattr("rag.assistant.build_index", broken)
+    with pytest.raises(RagError, match="disk full"):
+        fake_assistant.remove_document(SEED.name)
+    assert (seeds / SEED.name).read_bytes() == SEED.read_bytes()
+    assert sorted(p.name for p in seeds.iterdir()) == [SEED.name]
+
+
+# -- filters: outlet, author, article, dates, applied before ranking ----------------------------
+from rag.types import Filters  # noqa: E402
+
+TITLES_BY_OUTLET = {"Substack": {"Lee Fang: Mike Waltz’s Signal Chats Aren’t the Real Scandal",
+                                 "Putin’s Economic Envoy Helped Break The Russian-US Impasse On Ukraine"}}
+
+
+def test_an_outlet_filter_still_returns_k_passages_all_from_that_outlet(fake_assistant):
+    question = "How many tanks did Russia produce in 2024?"
+    unfiltered = fake_assistant.search(question, k=5)
+    assert any(h.chunk.outlet != "Substack" for h in unfiltered)
+    hits = fake_assistant.search(question, k=5, filters=Filters(outlet="substack"))  # any case
+    assert len(hits) == 5 and {h.chunk.title for h in hits} <= TITLES_BY_OUTLET["Substack"]
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+
+
+def test_author_article_and_date_filters(fake_assistant):
+    q = "What did they say about Russia?"
+    assert {h.chunk.authors for h in fake_assistant.search(q, k=8, filters={"author": "lee fang"})} == {("Lee Fang",)}
+    title = "Michael Vlahos: America’s New Lost Cause"
+    assert {h.chunk.title for h in fake_assistant.search(q, k=8, filters=Filters(article=title))} == {title}
+    late = fake_assistant.search(q, k=20, filters=Filters(since="2025-04-04"))
+    assert len(late) == 20 and {h.chunk.published for h in late} == {"2025-04-04"}
+    early = fake_assistant.search(q, k=50, filters=Filters(until="3/19/25"))  # any byline form is read
+    assert early and {h.chunk.outlet for h in early} == {"The National Interest"}
+    window = fake_assistant.search(q, k=50, filters=Filters(since="2025-03-20", until="2025-04-03"))
+    assert {h.chunk.published for h in window} == {"2025-03-20", "2025-04-03"}
+
+
+def test_ask_answers_only_from_the_filtered_articles(fake_assistant):
+    ans = fake_assistant.ask("How many tanks did Russia produce in 2024?", filters=Filters(outlet="The National Interest"))
+    assert ans.answered and "1,500" in ans.text
+    other = fake_assistant.ask("What did Dmitriev say about sanctions?", filters={"outlet": "Substack"})
+    assert other.hits and all(h.chunk.outlet == "Substack" for h in other.hits)
+    assert all(c.chunk.outlet == "Substack" for c in other.citations)
+
+
+def test_filters_matching_nothing_give_no_passages_and_a_refusal(fake_assistant):
+    assert fake_assistant.search("tanks", filters=Filters(outlet="Nowhere Gazette")) == []
+    ans = fake_assistant.ask("How many tanks did Russia produce in 2024?", filters=Filters(since="2030-01-01"))
+    assert not ans.answered and ans.hits == []
+
+
+@pytest.mark.parametrize("filters, message", [
+    (Filters(since="someday"), "since 'someday' is not a date: write it as YYYY-MM-DD"),
+    (Filters(until="2025-02-30"), "until '2025-02-30' is not a date"),
+    (Filters(since="2025-05-01", until="2025-04-01"), "since 2025-05-01 is after until 2025-04-01"),
+    ({"publisher": "x"}, "unknown filter 'publisher'; valid: outlet, author, article, since, until"),
+])
+def test_bad_filters_are_clear_errors(fake_assistant, filters, message):
+    with pytest.raises(QuestionError, match=message):
+        fake_assistant.search("tanks", filters=filters)
+    with pytest.raises(QuestionError, match=message):
+        fake_assistant.ask_stream("tanks", filters=filters)
+
+
+def test_blank_filters_are_no_filters(fake_assistant):
+    assert fake_assistant.search("tanks", k=5, filters=Filters(outlet="  ", since="")) == \
+        fake_assistant.search("tanks", k=5)

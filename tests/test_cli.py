@@ -23,8 +23,8 @@ def rag(fake_backend, seeds, tmp_path):
     opts = ["--backend", fake_backend.name, "--seeds", str(seeds), "--index", str(tmp_path / "index")]
     runner = CliRunner()
 
-    def run(*args: str, env: dict | None = None, opts_first: bool = True) -> Result:
-        return runner.invoke(main, [*(opts if opts_first else []), *args], env=env)
+    def run(*args: str, env: dict | None = None, opts_first: bool = True, input: str | None = None) -> Result:
+        return runner.invoke(main, [*(opts if opts_first else []), *args], env=env, input=input)
     return run
 
 
@@ -219,8 +219,6 @@ def test_interrupt_is_one_word_and_exit_130(rag, monkeypatch):
     assert out.exit_code == 130 and out.stderr == "interrupted\n"
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a missing seeds folder empties a good index (rag/ingest.py "
-                                       "read_seeds returns nothing for a missing folder); remove xfail when fixed")
 def test_a_mistyped_seeds_folder_does_not_empty_a_good_index(rag, tmp_path):
     assert rag("index").exit_code == 0
     out = rag("--seeds", str(tmp_path / "typo"), "--backend", "fake", "--index", str(tmp_path / "index"), "index",
@@ -255,3 +253,81 @@ def test_real_model_index_then_ask_in_a_subprocess(tmp_path, seeds):
     answer, sources = out.stdout.split("\nSources:\n")
     assert "1,500 tanks" in answer and "[1]" in answer
     assert f"[1] {TANKS_TITLE} — Matthew Blackburn and Patricia Marins, The National Interest, 3/19/25" in sources
+
+
+# -- rag remove ------------------------------------------------------------------------------------
+def test_remove_asks_then_deletes_the_file_and_the_index_forgets_it(rag, seeds):
+    (seeds / "penguins.md").write_text("# Penguin census\n\nThe census counted 4,321 penguins.\n", encoding="utf-8")
+    assert "added: Penguin census" in rag("index").stdout
+    kept = rag("remove", "penguins.md", input="n\n")
+    assert kept.exit_code == 1 and "Delete " in kept.stderr and (seeds / "penguins.md").is_file()
+    out = rag("remove", "penguins.md", input="y\n")
+    assert out.exit_code == 0, out.output
+    assert "removed: Penguin census" in out.stdout and "6 documents" in out.stdout
+    assert not (seeds / "penguins.md").exists()
+    assert "Penguin census" not in rag("status").stdout
+    hits = [json.loads(line) for line in rag("search", "--json", "-k", "10", "penguin census").stdout.splitlines()]
+    assert all(h["source"] != "penguins.md" for h in hits)
+
+
+def test_remove_yes_does_not_ask(rag, seeds):
+    (seeds / "penguins.md").write_text("# Penguin census\n\nThe census counted 4,321 penguins.\n", encoding="utf-8")
+    assert rag("index").exit_code == 0
+    out = rag("remove", "--yes", "penguins.md")
+    assert out.exit_code == 0 and "removed: Penguin census" in out.stdout and "Delete " not in out.stderr
+    assert not (seeds / "penguins.md").exists()
+
+
+@pytest.mark.parametrize("name", ["nope.txt", "../index/CURRENT"])
+def test_remove_of_a_file_not_in_the_seeds_folder_is_one_line_and_deletes_nothing(rag, seeds, name):
+    assert rag("index").exit_code == 0
+    out = rag("remove", "--yes", name)
+    assert_error(out, f"{name} is not a file in {seeds}; files: 000_2dc09e9634033631.txt")
+    assert rag("status").stdout.startswith("6 documents, ")
+
+
+# -- short printed citations -----------------------------------------------------------------------
+def test_printed_sources_are_title_byline_quote_and_place_not_whole_passages(rag):
+    out = rag("ask", TANKS)
+    sources = out.stdout.split("\nSources:\n")[1].splitlines()
+    assert sources[0] == f"[1] {TANKS_TITLE} — Matthew Blackburn and Patricia Marins, The National Interest, 3/19/25"
+    assert sources[1].strip().startswith("“In contrast, Russia produced around 1,500 tanks in 2024")
+    assert sources[-1].strip().startswith("000_2dc09e9634033631.txt, characters ")
+    assert "Russia also has the advantage" not in out.stdout  # the rest of the passage is not printed
+
+
+def test_a_source_without_a_quote_prints_a_shortened_passage():
+    from rag.cli import QUOTE_CHARS, render_sources
+    from rag.types import Answer, Chunk, Citation
+
+    text = "Ships came. " * 100
+    chunk = Chunk(id="c", doc_id="d", text=text, start=10, end=10 + len(text), title="Harbour", source="h.txt",
+                  authors=("Ann Lee",), outlet="Port News", date="1/2/24")
+    printed = render_sources(Answer("Ships came [1].", [Citation(1, chunk)]))
+    assert "[1] Harbour — Ann Lee, Port News, 1/2/24" in printed and "h.txt, characters 10–1210" in printed
+    quote = " ".join(line.strip() for line in printed.splitlines()[3:-1])
+    assert quote.endswith("…”") and len(quote) <= QUOTE_CHARS + 2
+
+
+# -- filters -----------------------------------------------------------------------------------------
+def test_search_and_ask_filters_by_outlet_author_and_date(rag):
+    out = rag("search", "--json", "-k", "5", "--outlet", "Substack", TANKS)
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == 5 and {r["outlet"] for r in rows} == {"Substack"}
+    out = rag("search", "--json", "-k", "3", "--author", "Michael Vlahos", "--since", "2025-04-01", TANKS)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == 3 and {r["title"] for r in rows} == {"Michael Vlahos: America’s New Lost Cause"}
+    out = rag("ask", "--until", "3/19/25", TANKS)
+    assert out.exit_code == 0 and "1,500 tanks" in out.stdout and "The National Interest" in out.stdout
+
+
+def test_filters_matching_nothing_say_so(rag):
+    out = rag("ask", "--outlet", "Nowhere Gazette", TANKS)
+    assert out.exit_code == 0 and "The articles do not say" in out.stdout
+    assert "No passage matches the filters." in out.stdout
+
+
+def test_a_bad_filter_date_is_one_line(rag):
+    assert_error(rag("ask", "--since", "someday", TANKS), "since 'someday' is not a date: write it as YYYY-MM-DD")
+    assert_error(rag("search", "--since", "2025-05-01", "--until", "2025-04-01", TANKS), "is after until")

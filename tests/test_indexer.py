@@ -6,7 +6,7 @@ from rag.bm25 import Analyzer
 from rag.chunk import Chunker
 from rag.indexer import build_index
 from rag.ingest import read_seeds
-from rag.store import load_index, read_manifest
+from rag.store.local import LocalStore
 
 
 def _build(seeds, index, emb, chunker=None):
@@ -18,12 +18,15 @@ def _build(seeds, index, emb, chunker=None):
 def test_first_build_writes_a_manifest_with_everything_needed(seeds, tmp_path, fake_embedder):
     report = _build(seeds, tmp_path / "ix", fake_embedder)
     assert report.full and len(report.added) == 6 and report.passages == report.embedded
-    m = read_manifest(tmp_path / "ix")
-    assert m["format_version"] == 1 and m["passages"] == report.passages
+    store = LocalStore(tmp_path / "ix")
+    m = store.manifest()
+    assert m["format_version"] == 2 and m["passages"] == report.passages
     assert m["embedder"] == {"model_id": "fake:hashed-words", "dim": 64, "max_tokens": 100_000}
     assert m["chunking"] == {"max_tokens": 200, "overlap": 40, "encoding": "cl100k_base"}
-    assert m["tokenizer"] == "tiktoken:cl100k_base" and m["bm25"] == Analyzer().params()
-    assert len(m["documents"]) == 6 and all(len(d["hash"]) == 16 for d in m["documents"].values())
+    assert m["tokenizer"] == "tiktoken:cl100k_base" and m["bm25"] == {**Analyzer().params(), "k1": 1.2, "b": 0.75}
+    docs = store.documents()
+    assert m["documents"] == len(docs) == 6 and all(len(d["hash"]) == 16 for d in docs.values())
+    assert sum(d["passages"] for d in docs.values()) == report.passages
 
 
 def test_nothing_changed_embeds_nothing_and_writes_nothing(seeds, tmp_path, fake_embedder):
@@ -53,9 +56,10 @@ def test_add_change_delete_embed_only_what_changed(seeds, tmp_path, fake_embedde
     fake_embedder.encoded.clear()
     report = _build(seeds, ix, fake_embedder)
     assert report.removed == ["Penguin census"] and fake_embedder.encoded == []
-    index = load_index(ix)
-    assert all("penguin" not in c.text.lower() for c in index.chunks)
-    assert len(index.chunks) == len(index.vectors) == index.bm25.size
+    store = LocalStore(ix)
+    chunks = [c for d in read_seeds(seeds).documents for c in store.chunks_of(d.id)]
+    assert all("penguin" not in c.text.lower() for c in chunks) and len(chunks) == len(store)
+    assert not store.search(None, "penguin census", 5, "bm25")
 
 
 def test_reused_vectors_are_the_ones_a_full_build_computes(seeds, tmp_path, fake_embedder):
@@ -63,9 +67,15 @@ def test_reused_vectors_are_the_ones_a_full_build_computes(seeds, tmp_path, fake
     (seeds / "new.txt").write_text("Extra\n\nSomething else entirely.", encoding="utf-8")
     _build(seeds, tmp_path / "a", fake_embedder)
     _build(seeds, tmp_path / "b", fake_embedder)
-    a, b = load_index(tmp_path / "a"), load_index(tmp_path / "b")
-    assert [c.id for c in a.chunks] == [c.id for c in b.chunks]
-    assert (a.vectors == b.vectors).all()
+    a, b = LocalStore(tmp_path / "a"), LocalStore(tmp_path / "b")
+    assert sorted(a.documents()) == sorted(b.documents())
+    for doc_id in b.documents():
+        assert a.chunks_of(doc_id) == b.chunks_of(doc_id)
+        assert (a.vectors_of(doc_id) == b.vectors_of(doc_id)).all()
+    for mode in ("dense", "bm25", "hybrid"):  # and they rank alike, scores included
+        q = fake_embedder.encode(["Russia tanks"], "query")[0]
+        ha, hb = (s.search(q, "Russia tanks", 10, mode) for s in (a, b))
+        assert [(h.chunk.id, round(h.score, 5)) for h in ha] == [(h.chunk.id, round(h.score, 5)) for h in hb]
 
 
 def test_changing_chunking_or_model_rebuilds_everything(seeds, tmp_path, fake_embedder):
@@ -85,4 +95,4 @@ def test_a_deleted_seed_file_and_bad_files_are_reported(seeds, tmp_path, fake_em
     seeds.mkdir()
     report = _build(seeds, tmp_path / "ix", fake_embedder)
     assert len(report.removed) == 6 and report.passages == 0
-    assert load_index(tmp_path / "ix").chunks == []
+    assert len(LocalStore(tmp_path / "ix")) == 0

@@ -103,3 +103,56 @@ def test_markdown_headline_marks_are_not_part_of_the_title():
     text = "# Reindeer count\n\nBy Aino Virtanen, Arctic Times, 5/6/24\n\nHerders counted reindeer.\n"
     (doc,) = split_documents(text, "r.md")
     assert (doc.title, doc.authors, doc.outlet) == ("Reindeer count", ("Aino Virtanen",), "Arctic Times")
+
+
+# -- publication dates --------------------------------------------------------------------------
+import pytest  # noqa: E402
+
+from rag.dates import parse_date  # noqa: E402
+from rag.types import Chunk  # noqa: E402
+
+
+def test_byline_dates_become_iso_dates_on_documents():
+    docs = split_documents(SEED.read_text(encoding="utf-8"), SEED.name)
+    assert [d.published for d in docs] == ["2025-03-20", "2025-03-19", "2025-04-03", "2025-04-04",
+                                           "2025-04-04", "2025-04-04"]
+    moon, rivers = split_documents(DIGEST, "digest.txt")
+    assert (moon.date, moon.published) == ("2024-05-01", "2024-05-01")
+    assert (rivers.date, rivers.published) == ("May 3, 2024", "2024-05-03")
+
+
+@pytest.mark.parametrize("written, iso", [
+    ("3/20/25", "2025-03-20"), ("4/3/25", "2025-04-03"), ("20/3/25", "2025-03-20"), ("3/20/2025", "2025-03-20"),
+    ("2025-03-20", "2025-03-20"), ("Mar 20, 2025", "2025-03-20"), ("March 20, 2025", "2025-03-20"),
+    ("Sept. 2, 2024", "2024-09-02"), ("20 March 2025", "2025-03-20"), ("12/31/99", "1999-12-31"),
+    ("2/30/25", None), ("13/13/25", None), ("Smarch 3, 2025", None), ("", None), (None, None),
+])
+def test_parse_date_reads_the_usual_byline_forms_and_refuses_impossible_dates(written, iso):
+    assert parse_date(written) == iso
+
+
+def test_chunks_carry_the_iso_date_through_the_index_format_and_from_old_indexes():
+    docs = split_documents(SEED.read_text(encoding="utf-8"), SEED.name)
+    from rag.chunk import Chunker
+
+    chunk = Chunker(200, 40).chunk(docs[2])[0]
+    assert chunk.published == "2025-04-03" and chunk.date == "4/3/25"
+    assert Chunk.from_dict(chunk.to_dict()) == chunk
+    old = chunk.to_dict()
+    del old["published"]  # written before the field existed
+    assert Chunk.from_dict(old).published == "2025-04-03"
+
+
+def test_plain_files_have_no_date():
+    (doc,) = split_documents("Harbour report\n\nShips arrived late.\n", "note.md")
+    assert doc.date is None and doc.published is None
+
+
+def test_a_missing_seeds_folder_is_an_error_not_an_empty_collection(tmp_path):
+    from rag.ingest import SeedsMissingError
+
+    with pytest.raises(SeedsMissingError, match=r"seeds folder .*typo does not exist: create it or pass --seeds"):
+        read_seeds(tmp_path / "typo")
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(SeedsMissingError, match="is not a folder"):
+        read_seeds(tmp_path / "file.txt")

@@ -47,19 +47,35 @@ def test_real_model_every_mode_finds_the_evidence(seed_assistant, mode):
         assert "Russia produced around 1,500 tanks in 2024" in hits[0].chunk.text
 
 
+def test_filters_reach_the_store_and_apply_before_ranking(retriever):
+    from rag.types import Filters
+
+    title = "Putin’s Economic Envoy Helped Break The Russian-US Impasse On Ukraine"
+    hits = retriever.search("Russia tanks artillery production", k=3, mode="hybrid", filters=Filters(article=title))
+    assert len(hits) == 3 and {h.chunk.title for h in hits} == {title}
+
+
+def test_bm25_needs_no_query_vector(retriever, fake_embedder):
+    fake_embedder.encoded.clear()
+    calls = []
+    real = fake_embedder.encode
+    fake_embedder.encode = lambda *a, **k: calls.append(a) or real(*a, **k)
+    assert retriever.search("Bruegel", k=1, mode="bm25") and calls == []
+
+
 def test_no_reranker_means_the_none_reranker_and_depth_widens_the_search(fake_assistant):
     from rag.rerank import NoReranker, ScoringReranker
     from rag.retrieve import Retriever
 
     base = fake_assistant.retriever
-    plain = Retriever(base.index, base.embedder, mode="bm25")
+    plain = Retriever(base.store, base.embedder, mode="bm25")
     assert isinstance(plain.reranker, NoReranker)
     seen = []
 
     def scorer(query, passages):
         seen.append(len(passages))
         return [0.0] * len(passages)
-    deep = Retriever(base.index, base.embedder, mode="bm25", reranker=ScoringReranker(scorer, depth=6))
+    deep = Retriever(base.store, base.embedder, mode="bm25", reranker=ScoringReranker(scorer, depth=6))
     hits = deep.search("Russia tanks", k=2)
     assert len(hits) == 2 and seen == [6]  # the reranker saw its depth, not k
     assert [h.chunk.id for h in plain.search("Russia tanks", k=2)] == \

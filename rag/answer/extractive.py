@@ -1,14 +1,26 @@
 """Extractive answers: the sentences of the retrieved passages that best answer the question.
 
-Each candidate sentence is scored by ``dense_weight * cosine(question, sentence)`` plus
-``(1 - dense_weight) * coverage`` (the share of the question's content words, weighted by
-rarity among the candidates, found in the sentence, its neighbours and its title), plus a
-bonus when it holds the kind of thing asked for (a year, a number, a name), plus a small
-bonus for its passage's rank. The best sentence is quoted (with a close runner-up).
+Candidates are the passages' sentences that may be quoted (``evidence.is_evidence``: no byline,
+headline, book-details line or fragment), each once (``evidence.same_sentence`` merges the copies
+overlapping passages hold). Each is scored by ``dense_weight * cosine(question, sentence)`` plus
+``(1 - dense_weight) * coverage`` (the share of the question's content words, weighted by rarity
+among the candidates, found in the sentence, its neighbours and its title), plus a bonus when it
+holds the kind of thing asked for (a year, a number, a new name), plus a small bonus for its
+passage's rank; the best ``rerank`` of them also get ``ce_weight * sigmoid(logit / 2)`` of the
+bundled cross-encoder (for "why / how / what does X think" questions its query is the question
+with the article's headline, the article's thesis).
 
-Whether to answer at all is decided by the bundled cross-encoder (ms-marco MiniLM): if no
-top sentence reaches ``gate_threshold``, the answer is that the articles do not say, and
-the closest passages still come with it. Parameters were calibrated on tests/dev.jsonl.
+A factual question is answered by the best sentence (with a close runner-up, or the next sentence
+when only that one holds what was asked for); a question asking why, how, or for someone's view by
+the two or three best sentences within ``view_margin`` of the best, from different passages where
+they exist, in reading order within each article. A sentence that says "he" or "she" for someone
+the question names comes with the sentence before it that names them. A question naming an
+article's author is answered from that author's articles. Questions about a reviewed book's
+pages, publisher or price are answered by the book's record (title, author, details).
+
+Whether to answer at all is decided by the cross-encoder: if no top candidate reaches
+``gate_threshold``, the answer is that the articles do not say, and the closest passages still
+come with it. Parameters were tuned on tests/dev.jsonl; tests/heldout.jsonl was not tuned on.
 """
 from __future__ import annotations
 
@@ -21,8 +33,11 @@ import numpy as np
 
 from ..bm25 import Analyzer
 from ..chunk import sentence_spans
-from ..types import Answer, Citation, Hit
+from ..types import Answer, Hit
 from .base import ANSWERERS, WholeAnswerer
+from .evidence import asks_book_details, is_evidence, same_sentence
+from .kinds import answer_type, asks_for_view, has_type, view_holder
+from .quoting import Cand, antecedent, book_record, compose, headline, surname, typed_neighbour, without_authors
 
 log = logging.getLogger(__name__)
 NOT_FOUND = "The articles do not say. The closest passages are listed below."
@@ -30,14 +45,15 @@ NOT_FOUND = "The articles do not say. The closest passages are listed below."
 
 @ANSWERERS.register("extractive")
 class ExtractiveAnswerer(WholeAnswerer):
-    """Quotes the best sentence (and a close runner-up) from the passages, with [n] citations."""
+    """Quotes the best supporting sentences of the passages, with [n] citations."""
 
     name = "extractive"
 
     def __init__(self, settings=None, embedder=None, *, passages: int = 5, threshold: float = 0.42,
                  dense_weight: float = 0.4, runner_up: float = 0.03, context: float = 0.5,
                  type_bonus: float = 0.1, gate: str = "cross-encoder", gate_threshold: float = -0.6,
-                 gate_candidates: int = 8) -> None:
+                 gate_candidates: int = 8, ce_weight: float = 0.3, rerank: int = 16,
+                 view_sentences: int = 3, view_margin: float = 0.25) -> None:
         self.embedder = embedder
         self.passages = passages
         self.threshold = threshold
@@ -48,14 +64,46 @@ class ExtractiveAnswerer(WholeAnswerer):
         self.gate = _cross_encoder() if gate == "cross-encoder" else None
         self.gate_threshold = gate_threshold
         self.gate_candidates = gate_candidates
+        self.ce_weight = ce_weight if self.gate is not None else 0.0
+        self.rerank = rerank
+        self.view_sentences = view_sentences
+        self.view_margin = view_margin
         self.analyzer = Analyzer()
 
-    def score(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, int]]:
+    def candidates(self, question: str, hits: Sequence[Hit]) -> list[tuple[int, int, int]]:
+        """(hit index, start, end) of every quotable sentence, each once, in passage order.
+
+        A question naming an article's author keeps only that author's passages (if any).
+        """
+        hits = hits[:self.passages]
+        named = [i for i, h in enumerate(hits)
+                 if any(re.search(rf"\b{re.escape(surname(a))}\b", question) for a in h.chunk.authors)]
+        out, seen, texts = [], set(), []
+        for h_i in named or range(len(hits)):
+            c = hits[h_i].chunk
+            for s, e in sentence_spans(c.text):
+                if not is_evidence(c.text, s, e, c.title) or (c.source, c.start + s) in seen:
+                    continue
+                if any(same_sentence(c.text[s:e], t) for t in texts):
+                    continue
+                seen.add((c.source, c.start + s))
+                texts.append(c.text[s:e])
+                out.append((h_i, s, e))
+        return out
+
+    def score(self, question: str, hits: Sequence[Hit]) -> list[Cand]:
         """(score, hit index, start, end) per candidate sentence, best first; offsets in chunk.text."""
-        cands = [(h_i, s, e) for h_i, h in enumerate(hits[:self.passages])
-                 for s, e in sentence_spans(h.chunk.text)]
+        return self.rank(question, hits)[0]
+
+    def rank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Cand], dict[tuple[int, int, int], float]]:
+        """``score``'s candidates, and the cross-encoder logit of each one it scored (for the gate).
+
+        Nothing is kept on the answerer between calls: one instance serves concurrent questions.
+        """
+        cands = self.candidates(question, hits)
+        gate_logits: dict[tuple[int, int, int], float] = {}
         if not cands:
-            return []
+            return [], gate_logits
         texts = [hits[h_i].chunk.text[s:e] for h_i, s, e in cands]
         q_terms = set(self.analyzer(question))
         title_terms = {h_i: set(self.analyzer(hits[h_i].chunk.title)) for h_i, _, _ in cands}
@@ -76,34 +124,79 @@ class ExtractiveAnswerer(WholeAnswerer):
         else:
             dense = np.zeros(len(texts))
         want = answer_type(question)
-        bonus = np.array([self.type_bonus * has_type(t, want, question) - 0.1 * (len(t.split()) < 6) for t in texts])
+        view = asks_for_view(question)
+        bonus = np.array([self.type_bonus * has_type(t, want, question) - 0.1 * (len(t.split()) < 6)
+                          for t in texts])
+        if view:  # whose view is asked: named in the sentence, or its author; an author's bio is no view
+            holders = view_holder(question)
+            for i, (h_i, _, _) in enumerate(cands):
+                authors = hits[h_i].chunk.authors
+                own_view = any(surname(a) in holders for a in authors)
+                bonus[i] += 1.5 * self.type_bonus * (not own_view and any(n in texts[i] for n in holders)) \
+                    - 2 * self.type_bonus * any(texts[i].startswith(a) for a in authors)
         prior = np.array([0.02 * (1 - h_i / max(1, len(hits))) for h_i, _, _ in cands])
         scores = self.dense_weight * dense + (1 - self.dense_weight) * cov + bonus + prior
+        if self.gate is not None:
+            top = np.argsort(-scores, kind="stable")[:max(self.rerank, self.gate_candidates)]
+            asked = without_authors(question, hits[:self.passages])  # "the author", not a name in a bio line
+            logits = plain = self.gate(asked, [texts[i] for i in top])
+            if view:  # the question read with the article's headline (its thesis)
+                logits = self.gate_pairs([f"{asked} {headline(hits[cands[i][0]].chunk.title)}" for i in top],
+                                         [texts[i] for i in top])
+            gate_logits = {cands[i]: max(float(x), float(y)) for i, x, y in zip(top, plain, logits)}
+            scores[top] += self.ce_weight / (1 + np.exp(-np.asarray(logits) / 2))
         order = np.argsort(-scores, kind="stable")
-        return [(float(scores[i]), *cands[i]) for i in order]
+        return [(float(scores[i]), *cands[i]) for i in order], gate_logits
+
+    def gate_pairs(self, queries: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Cross-encoder logits of (query i, text i) pairs (grouped by query)."""
+        out = np.zeros(len(texts))
+        for q in dict.fromkeys(queries):
+            idx = [i for i, x in enumerate(queries) if x == q]
+            out[idx] = self.gate(q, [texts[i] for i in idx])
+        return out
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
         hits = list(hits)
-        ranked = self.score(question, hits)
-        if not ranked or not self.answerable(question, hits, ranked):
+        if asks_book_details(question):
+            record = book_record(question, hits[:self.passages], self.analyzer)
+            if record is not None:
+                return compose([record], hits, self.name)
+        ranked, gate_logits = self.rank(question, hits)
+        if not ranked or not self.answerable(question, hits, ranked, gate_logits):
             return Answer(NOT_FOUND, [], hits, answered=False, answerer=self.name)
-        best = ranked[:1]
-        if len(ranked) > 1 and ranked[1][0] >= ranked[0][0] - self.runner_up:
-            best.append(ranked[1])
         want = answer_type(question)
+        if want in ("year", "number", "person"):  # a sentence holding what was asked for, if one is close
+            typed = next((c for c in ranked if has_type(hits[c[1]].chunk.text[c[2]:c[3]], want, question)), None)
+            if typed is not None and typed[0] >= ranked[0][0] - self.type_bonus:
+                ranked = [typed] + [c for c in ranked if c != typed]
+        if asks_for_view(question):
+            best = self._view_sentences(ranked)
+        else:
+            best = ranked[:1]
+            second = ranked[1] if len(ranked) > 1 else None
+            if second and second[0] >= ranked[0][0] - self.runner_up and \
+                    (want is None or has_type(hits[second[1]].chunk.text[second[2]:second[3]], want, question)):
+                best.append(second)
         if want and not any(has_type(hits[h].chunk.text[s:e], want, question) for _, h, s, e in best):
-            best += self._typed_neighbour(question, hits, best[0], want)
-        citations: list[Citation] = []
-        parts = []
-        for _, h_i, s, e in best:
-            chunk = hits[h_i].chunk
-            n = next((c.n for c in citations if c.chunk.id == chunk.id), len(citations) + 1)
-            if n == len(citations) + 1:
-                citations.append(Citation(n, chunk, chunk.text[s:e], chunk.start + s, chunk.start + e))
-            parts.append(f"{_one_line(chunk.text[s:e])} [{n}]")
-        return Answer(" ".join(parts), citations, hits, answered=True, answerer=self.name)
+            best += typed_neighbour(question, hits, best[0], want)
+        best += antecedent(question, hits, best[0])
+        return compose(best, hits, self.name)
 
-    def answerable(self, question: str, hits: Sequence[Hit], ranked: list) -> bool:
+    def _view_sentences(self, ranked: list[Cand]) -> list[Cand]:
+        """The best two or three sentences within ``view_margin`` of the best, other passages first."""
+        close = [c for c in ranked if c[0] >= ranked[0][0] - self.view_margin]
+        chosen = [close[0]]
+        for c in close[1:]:  # one per passage first, then the rest
+            if len(chosen) < self.view_sentences and all(c[1] != x[1] for x in chosen):
+                chosen.append(c)
+        for c in close[1:]:
+            if len(chosen) < self.view_sentences and c not in chosen:
+                chosen.append(c)
+        return chosen
+
+    def answerable(self, question: str, hits: Sequence[Hit], ranked: list,
+                   gate_logits: dict[tuple[int, int, int], float] | None = None) -> bool:
         """Whether the best candidates really answer the question.
 
         With the cross-encoder (default): its best logit over the top candidate sentences
@@ -111,18 +204,14 @@ class ExtractiveAnswerer(WholeAnswerer):
         """
         if self.gate is None:
             return ranked[0][0] >= self.threshold
-        top = [hits[h].chunk.text[s:e] for _, h, s, e in ranked[:self.gate_candidates]]
-        return float(np.max(self.gate(question, top))) >= self.gate_threshold
+        top = ranked[:self.gate_candidates]
+        gate_logits = gate_logits or {}
+        logits = [gate_logits[c[1:]] for c in top if c[1:] in gate_logits]
+        missing = [hits[h].chunk.text[s:e] for _, h, s, e in top if (h, s, e) not in gate_logits]
+        if missing:  # candidates ``rank`` did not send to the cross-encoder
+            logits += list(self.gate(without_authors(question, hits[:self.passages]), missing))
+        return float(np.max(logits)) >= self.gate_threshold
 
-    @staticmethod
-    def _typed_neighbour(question, hits, best, want) -> list:
-        """The sentence after the best one, when it (and not the best) holds what was asked for."""
-        _, h_i, s, e = best
-        spans = sentence_spans(hits[h_i].chunk.text)
-        nxt = next(((a, b) for a, b in spans if a >= e), None)
-        if nxt and has_type(hits[h_i].chunk.text[nxt[0]:nxt[1]], want, question):
-            return [(0.0, h_i, nxt[0], nxt[1])]
-        return []
 
 
 def _cross_encoder():
@@ -140,30 +229,4 @@ def _cross_encoder():
 
 
 _CE = None
-_TYPES = [
-    ("year", re.compile(r"\b(what|which) year\b|\bwhen\b", re.I)),
-    ("number", re.compile(r"\bhow (many|much|long|old|far)\b|\bwhat (number|percentage|share|price|amount)\b", re.I)),
-    ("person", re.compile(r"\b(who|whom|whose)\b|\bwhich [\w ]{0,30}?(secretary|envoy|scientist|minister|"
-                          r"president|leader|author|official|general|adviser|advisor|historian|journalist)\b", re.I)),
-]
-_NAME = re.compile(r"\b[A-Z][a-z’']+(?:\s+(?:[A-Z]\.\s*)*[A-Z][a-z’']+)+")
-
-
-def answer_type(question: str) -> str | None:
-    """The kind of thing the question asks for: year, number, person, or None."""
-    return next((name for name, rx in _TYPES if rx.search(question)), None)
-
-
-def has_type(sentence: str, kind: str | None, question: str) -> bool:
-    """Whether ``sentence`` holds something of ``kind`` that the question does not already name."""
-    if kind == "year":
-        return re.search(r"\b(1[5-9]|20)\d\d\b", sentence) is not None
-    if kind == "number":
-        return any(n not in question for n in re.findall(r"\d[\d,.]*", sentence))
-    if kind == "person":  # a name of two or more capitalised words, new to the question
-        return any(name not in question for name in _NAME.findall(sentence))
-    return False
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+__all__ = ["ExtractiveAnswerer", "NOT_FOUND", "answer_type", "has_type"]

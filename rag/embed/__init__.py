@@ -1,73 +1,17 @@
-"""The ``Embedder`` role: text -> L2-normalised float32 vectors. Backends register by name."""
+"""The ``Embedder`` role: text -> L2-normalised float32 vectors. Backends register by name.
+
+The role and the registry live in ``base.py``; this module builds embedders by name.
+"""
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Literal, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..registry import Registry
+from .base import EMBEDDERS, BaseEmbedder, Embedder, Kind
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-Kind = Literal["query", "passage"]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into vectors: everything callers (indexer, retriever, answerers) use.
-
-    ``model_id`` is recorded in the index manifest; ``dim`` is the vector size; ``max_tokens`` is
-    the longest input in the model's own tokens (longer is cut; 0 = no known limit) and
-    ``count_tokens`` counts them, so the chunker can keep passages within it.
-    Loading is deferred to the first ``encode`` call so constructors stay cheap.
-    """
-
-    model_id: str
-
-    @property
-    def dim(self) -> int: ...
-
-    @property
-    def max_tokens(self) -> int: ...
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for ``text``, special tokens included, not truncated."""
-        ...
-
-    def encode(self, texts: Sequence[str], kind: Kind = "passage", *,
-               batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Return an array of shape (len(texts), dim), float32, rows of unit length."""
-        ...
-
-
-class BaseEmbedder(ABC):
-    """Defaults for a backend (in the style of simonw/llm's ``EmbeddingModel``): set ``model_id``,
-    write ``encode``; override ``max_tokens`` and ``count_tokens`` when the model has a limit."""
-
-    model_id: str = ""
-    max_tokens: int = 0  # no known limit: passages are not checked against one
-    _dim: int | None = None
-
-    @property
-    def dim(self) -> int:
-        """Vector size, found by encoding one text (override when known without a model load)."""
-        if self._dim is None:
-            self._dim = int(self.encode(["x"]).shape[1])
-        return self._dim
-
-    def count_tokens(self, text: str) -> int:
-        """Whitespace words plus two; only consulted when ``max_tokens`` is set."""
-        return len(text.split()) + 2
-
-    @abstractmethod
-    def encode(self, texts: Sequence[str], kind: Kind = "passage", *,
-               batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Return an array of shape (len(texts), dim), float32, rows of unit length."""
-
-
-EMBEDDERS: Registry[Embedder] = Registry("embedder backend")
+__all__ = ["EMBEDDERS", "BaseEmbedder", "Embedder", "Kind", "get_embedder", "embedder_for"]
 
 
 def _load_builtins() -> None:
@@ -89,8 +33,8 @@ def get_embedder(backend: str = "sentence-transformers", model: str = "", **opti
 
 def embedder_for(settings: "Settings") -> Embedder:
     """The embedder ``settings`` name, given the runtime settings its backend takes
-    (``query_runtime``, ``threads`` = onnx_threads, ``cache_dir``)."""
+    (``query_runtime``, ``threads`` = onnx_threads, ``cache_dir``, ``device`` = embed_device)."""
     _load_builtins()
     offered = {"query_runtime": settings.query_runtime, "threads": settings.onnx_threads or None,
-               "cache_dir": settings.cache_dir}
+               "cache_dir": settings.cache_dir, "device": settings.embed_device}
     return EMBEDDERS.create_from(settings.embed_backend, offered, model=settings.embed_model)

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..onnx_runtime import load_tokenizer, make_session, model_folder, run_sorted, unit_rows
-from . import EMBEDDERS, BaseEmbedder, Kind
+from .base import EMBEDDERS, BaseEmbedder, Kind
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from ..config import QUERY_RUNTIMES, default_cache_dir, hub_offline
-from . import EMBEDDERS, BaseEmbedder, Kind
+from .base import EMBEDDERS, BaseEmbedder, Kind
 from .st_onnx import load_or_export, model_dim
+from .device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,14 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     ``threads`` are that export's onnxruntime threads (None or 0 = automatic).
     """
 
-    def __init__(self, model: str = "", device: str = "cpu", query_runtime: str = "onnx", *,
+    def __init__(self, model: str = "", device: str = "auto", query_runtime: str = "onnx", *,
                  cache_dir: str | Path | None = None, threads: int | None = None) -> None:
         if query_runtime not in QUERY_RUNTIMES:
             raise ValueError(f"unknown query_runtime {query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
         self.model_name = model
         self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}"
-        self.device = device
-        self.query_runtime = query_runtime if device == "cpu" else "torch"
+        self.device = device  # "auto": CUDA when visible (rag.embed.device), resolved when the model loads
+        self.query_runtime = query_runtime if device in ("cpu", "auto") else "torch"
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.threads = threads
         self._model = None
@@ -60,7 +61,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             bar = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
             try:
-                self._model = SentenceTransformer(path, device=self.device)
+                self._model = SentenceTransformer(path, device=pick_device(self.device))
             finally:
                 if bar:
                     hf_logging.enable_progress_bar()

@@ -1,0 +1,150 @@
+"""A segment's vectors in one FAISS file: exact (``IndexFlatIP``) or, from ``ann_threshold``
+passages on, approximate: ``ivf`` (``IndexIVFFlat``, sqrt(N) lists, ``nprobe`` searched; the
+default, because it builds in minutes where HNSW takes an hour at a million vectors on two
+busy cores) or ``hnsw`` (``IndexHNSWFlat``). Each holds each vector once; scores of any row
+are read back from it (``reconstruct_batch``), no NumPy copy is kept.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FILE = "vectors.faiss"
+EXACT_BELOW = 10_000  # a filtered search allowing fewer rows than this scores them exactly
+
+
+ANN_KINDS = ("ivf", "hnsw")
+
+
+@dataclass(frozen=True)
+class AnnParams:
+    """When and how a segment gets an approximate index instead of an exact one."""
+
+    threshold: int = 200_000  # passages in a segment from which the approximate index is used
+    kind_name: str = "ivf"  # ivf or hnsw
+    nprobe: int = 32  # ivf: lists searched
+    m: int = 32  # hnsw: links per vector
+    ef_construction: int = 64
+    ef_search: int = 128
+    search_threads: int = 1
+
+    def kind(self, n: int) -> str:
+        return self.kind_name if self.threshold and n >= self.threshold else "flat"
+
+
+def _ivf(raw: np.ndarray, dim: int) -> faiss.Index:
+    """An IVF-Flat index trained on a sample of ``raw`` (k-means, sqrt(N) lists)."""
+    n = len(raw)
+    nlist = int(min(65536, max(1, round(np.sqrt(n)))))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = np.sort(np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False))
+    index.cp.niter = 10
+    index.train(np.ascontiguousarray(raw[sample]))
+    index.own_fields = True
+    quantizer.this.disown()
+    return index
+
+
+class VectorWriter:
+    """Takes a segment's vectors batch by batch (to a raw scratch file), then writes the index."""
+
+    def __init__(self, folder: Path, dim: int) -> None:
+        self.folder, self.dim, self.rows = folder, dim, 0
+        self._raw = folder / "vectors.raw"
+        self._fh = open(self._raw, "wb")
+
+    def add(self, vectors: np.ndarray) -> None:
+        v = np.ascontiguousarray(vectors, dtype=np.float32)
+        if v.ndim != 2 or v.shape[1] != self.dim:
+            raise ValueError(f"vectors of dimension {v.shape[-1]} given, the index has {self.dim}")
+        self._fh.write(v.tobytes())
+        self.rows += len(v)
+
+    def finish(self, ann: AnnParams) -> str:
+        """Write ``vectors.faiss``; returns its kind (flat or hnsw)."""
+        self._fh.close()
+        kind = ann.kind(self.rows)
+        raw = np.memmap(self._raw, dtype=np.float32, mode="r", shape=(self.rows, self.dim)) if self.rows else None
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building may use every core
+        try:
+            if kind != "flat":
+                log.info("building an approximate (%s) index of %d vectors", kind, self.rows)
+            if kind == "hnsw":
+                index = faiss.IndexHNSWFlat(self.dim, ann.m, faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efConstruction = ann.ef_construction
+            elif kind == "ivf":
+                index = _ivf(raw, self.dim)
+            else:
+                index = faiss.IndexFlatIP(self.dim)
+            if self.rows:
+                for i in range(0, self.rows, 65536):
+                    index.add(np.ascontiguousarray(raw[i:i + 65536]))
+        finally:
+            faiss.omp_set_num_threads(ann.search_threads)
+        del raw
+        faiss.write_index(index, str(self.folder / FILE))
+        self._raw.unlink()
+        return kind
+
+    def abort(self) -> None:
+        self._fh.close()
+
+
+def open_index(path: Path) -> faiss.Index:
+    index = faiss.read_index(str(path))
+    if isinstance(index, faiss.IndexIVFFlat):
+        index.make_direct_map()  # so rows can be read back (8 bytes a vector)
+    elif not isinstance(index, (faiss.IndexFlatIP, faiss.IndexHNSWFlat)):
+        raise ValueError(f"{path.name} holds an unexpected index type")
+    return index
+
+
+def search(index: faiss.Index, q: np.ndarray, k: int, allowed: np.ndarray | None,
+           ann: AnnParams) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and inner products of the ``k`` best rows, best first; ``allowed`` is a bool mask."""
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    q = np.ascontiguousarray(q, dtype=np.float32).reshape(1, -1)
+    sel = bitmap = None
+    if allowed is not None:
+        rows = np.flatnonzero(allowed)
+        if len(rows) <= EXACT_BELOW:  # few allowed: score them all, exactly
+            scores = reconstruct(index, rows) @ q[0]
+            order = np.argsort(-scores, kind="stable")[:k]
+            return rows[order], scores[order]
+        bitmap = np.packbits(allowed, bitorder="little")  # kept alive while FAISS reads it
+        sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    d, i = index.search(q, k, params=_params(index, k, ann, sel))
+    keep = i[0] >= 0
+    return i[0][keep], d[0][keep]
+
+
+def _params(index: faiss.Index, k: int, ann: AnnParams, sel) -> faiss.SearchParameters | None:
+    if isinstance(index, faiss.IndexHNSWFlat):
+        params = faiss.SearchParametersHNSW(efSearch=max(ann.ef_search, k))
+    elif isinstance(index, faiss.IndexIVFFlat):
+        params = faiss.SearchParametersIVF(nprobe=ann.nprobe)
+    elif sel is None:
+        return None
+    else:
+        params = faiss.SearchParameters()
+    if sel is not None:
+        params.sel = sel
+    return params
+
+
+def reconstruct(index: faiss.Index, rows: np.ndarray) -> np.ndarray:
+    """The stored vectors of ``rows`` (float32, one per row)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return np.zeros((0, index.d), np.float32)
+    return index.reconstruct_batch(rows)
