@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=20, help="threads of the memory run [20]")
     ap.add_argument("--sample-every", type=int, default=50, help="RSS sample every N answers [50]")
     ap.add_argument("--soak-concurrency", type=int, help="RAG_CONCURRENCY of the memory run [first value]")
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds per call [120]")
+    ap.add_argument("--alone", type=int, default=10, help="questions asked one at a time first [10]")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per call [600]")
     ap.add_argument("--env", action="append", default=[], metavar="RAG_X=VALUE",
                     help="a setting for the server (repeatable; the caller's RAG_* are not passed on)")
     ap.add_argument("--json", type=Path, help="write the results here")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         for c in levels:
             with server(work, c, extra) as (url, proc, log):
-                single = alone(url, questions, 10, args.timeout)
+                single = alone(url, questions, args.alone, args.timeout)
                 b = burst(url, questions, args.burst, args.timeout)
                 b.update(alone_p50=single["p50"], server_tracebacks=tracebacks(log), rss_mb=round(rss_mb(proc.pid), 1))
                 out["bursts"][c] = b
