@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install install-test run index test test-fast bench clean
+.PHONY: install install-test run index test test-fast bench bench-llamaindex clean
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test /usr/bin/chromium
@@ -45,6 +45,13 @@ test-fast: install-test
 bench: install
 	RAG_CHUNK_TOKENS=350 RAG_CHUNK_OVERLAP=60 $(BIN)/python bench/scifact.py --data ../shared/bench/scifact \
 	  --rerank all --work bench/work --json bench/results.json   # BENCHMARKS.md's command; ~1.5 h
+
+# Build speed vs LlamaIndex, side by side (BENCHMARKS.md); PEER_PYTHON = the python of a virtualenv
+# made as ../shared/bench/peers/llamaindex_scifact.py's docstring says
+bench-llamaindex: install
+	RAG_EMBED_PRECISION=int8 RAG_ENCODING=embedder RAG_CHUNK_TOKENS=256 RAG_CHUNK_OVERLAP=0 \
+	  $(BIN)/python bench/vs_llamaindex.py --peer-python $(PEER_PYTHON) --data ../shared/bench/scifact \
+	  --peer-script ../shared/bench/peers/llamaindex_scifact.py --out bench/work/vs-llamaindex
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.*.partial

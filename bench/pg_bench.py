@@ -19,8 +19,11 @@ size and HNSW dense recall@10 against exact search (a sequential scan) over 200 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +67,7 @@ class Server:
     def close(self) -> None:
         if self.tmp:
             self.server.cleanup()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Memo:
@@ -90,6 +94,33 @@ class Memo:
         return np.vstack([self.cache[t] for t in texts]) if texts else self.embedder.encode([], kind)
 
 
+class HashedWords:
+    """FAST FAKE EMBEDDER (``--embedder hashed``): the normalised sum of a fixed random 384-d vector
+    per lower-cased word (seeded by the word's hash), for when the real model is too slow to run."""
+
+    model_id = "fake:hashed-words-384"
+    dim, max_tokens = 384, 0
+
+    def __init__(self) -> None:
+        self.vec: dict[str, np.ndarray] = {}
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split()) + 2
+
+    def _word(self, w: str) -> np.ndarray:
+        if w not in self.vec:
+            seed = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
+            self.vec[w] = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return self.vec[w]
+
+    def encode(self, texts, kind="passage", **_):
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                out[i] += self._word(w)
+        return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-12)
+
+
 def scifact(args, server: Server) -> dict:
     from scifact import evaluate, load_scifact, pct, search_latency
 
@@ -98,13 +129,14 @@ def scifact(args, server: Server) -> dict:
     from rag.retrieve import Retriever
 
     docs, queries, qrels = load_scifact(args.data, "test")
-    emb = Memo(get_embedder("sentence-transformers", "", query_runtime="onnx"))
+    emb = Memo(HashedWords() if args.embedder == "hashed" else
+               get_embedder("sentence-transformers", "", query_runtime="onnx"))
     chunker = Chunker(350, 60)
     weight = Settings().dense_weight
     work = Path(tempfile.mkdtemp(prefix="rag-pgbench-local-"))
     stores = {"local": open_store(Settings(store="local", index_dir=work / "index")),
               "postgres": open_store(Settings(store=server.database("scifact")))}
-    res: dict = {"passages": {}, "build_s": {}}
+    res: dict = {"passages": {}, "build_s": {}, "embedder": emb.model_id}
     for name, store in stores.items():
         t = time.perf_counter()
         rep = build_index(docs, store, embedder=emb, chunker=chunker)
@@ -131,6 +163,7 @@ def scifact(args, server: Server) -> dict:
           f"hybrid nDCG@10 postgres - local: {res['hybrid_ndcg_diff']:+.4f}", flush=True)
     for s in stores.values():
         s.close()
+    shutil.rmtree(work, ignore_errors=True)
     return res
 
 
@@ -170,6 +203,7 @@ def scale(args, server: Server) -> dict:
         res.update(pg_recall_and_size(url, work / f"queries-{n}.json"))
         out[f"postgres-{n}"] = res
         print(f"[{n}] postgres: {json.dumps(res)}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 
@@ -178,6 +212,8 @@ def main() -> None:
     ap.add_argument("what", choices=("scifact", "scale"))
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench" / "scifact")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--embedder", choices=("minilm", "hashed"), default="minilm",
+                    help="scifact: the bundled MiniLM (ONNX export) or a fast fake embedder")
     ap.add_argument("--url", help="a PostgreSQL server to use (default: start one); needs CREATE DATABASE")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()

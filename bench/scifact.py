@@ -37,7 +37,7 @@ from rag.store.local import LocalStore  # noqa: E402
 from rag.bm25 import Analyzer  # noqa: E402
 from rag.chunk import Chunker, index_text  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embed import get_embedder  # noqa: E402
+from rag.embed import embedder_for  # noqa: E402
 from rag.indexer import build_index, expected_manifest  # noqa: E402
 from rag.ingest import content_hash  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
@@ -136,8 +136,18 @@ def throughput(docs: list[Document], embedder, chunker: Chunker, analyzer: Analy
     return rep.passages / rep.seconds, len(texts) / raw, len(texts)
 
 
+def over_limit(embedder, chunks) -> tuple[int, int]:
+    """(longest passage in the embedder's own tokens, special tokens included; passages over its limit)."""
+    texts = [index_text(c) for c in chunks]
+    many = getattr(embedder, "count_tokens_many", None)
+    counts = many(texts) if many else [embedder.count_tokens(t) for t in texts]
+    return max(counts, default=0), sum(n > embedder.max_tokens for n in counts) if embedder.max_tokens else 0
+
+
 def raw_encoder(name: str, embedder):
     """The underlying model's own batch encode call, bypassing our wrapper."""
+    if name == "minilm" and embedder.query_encoder is not None:  # the ONNX export, as the build uses
+        return lambda texts: embedder.query_encoder.encode(texts, batch_size=32)
     if name == "minilm":
         model = embedder.model
         return lambda texts: model.encode(texts, batch_size=32, convert_to_numpy=True,
@@ -210,6 +220,12 @@ def main(argv: list[str] | None = None) -> dict:
                    help="hybrid weight per embedder, e.g. minilm=0.5,bge=0.7 (default: the settings' hybrid_weight)")
     p.add_argument("--rerank-depth", type=int, help="passages the cross-encoder rescores per query")
     p.add_argument("--work", type=Path, help="folder for the indexes (default: a temporary one)")
+    p.add_argument("--first", type=int, metavar="N",
+                   help="only the first N abstracts of the corpus (as the peer's SMOKE=1 run: 300); "
+                        "quality figures are then meaningless, build times comparable")
+    p.add_argument("--lean", action="store_true",
+                   help="build, score and time searches only (no add-one / no-op rebuild / throughput / "
+                        "ask / fresh-process figures): the comparison with LlamaIndex (bench/vs_llamaindex.py)")
     p.add_argument("--probe-index", type=Path, metavar="DIR",
                    help="only measure, in this fresh process, search latency and peak memory on an index "
                         "built earlier (e.g. WORK/index-minilm; RAG_* settings as when it was built); prints JSON")
@@ -228,6 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
         qrels = dict(list(qrels.items())[:15])
         wanted = {d for rels in qrels.values() for d in rels}
         docs = [d for d in docs if d.id in wanted] + [d for d in docs if d.id not in wanted][:100]
+    if args.first:
+        docs = docs[:args.first]
     names = [n.strip() for n in args.embedders.split(",") if n.strip()]
     weights = {n: settings.with_(embed_backend=EMBEDDERS[n]).dense_weight for n in names}
     weights.update({k.strip(): float(v) for k, v in (w.split("=") for w in args.weights.split(",") if w.strip())})
@@ -250,6 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
                  "full_build_s_by_embedder": {},
                  "split": args.split, "queries": len(qrels), "documents": len(docs),
                  "settings": {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap,
+                              "encoding": settings.encoding, "embed_precision": settings.embed_precision,
                               "hybrid_weight": weights,
                               "rerank_depth": reranker.depth, "rerank_weight": reranker.weight,
                               "rerank_fusion": reranker.fusion}}
@@ -279,15 +298,24 @@ def main(argv: list[str] | None = None) -> dict:
 
     for name in names:
         backend = EMBEDDERS[name]
-        embedder = get_embedder(backend, "")
+        embedder = embedder_for(settings.with_(embed_backend=backend))
         index_dir = work / f"index-{name}"
         shutil.rmtree(index_dir, ignore_errors=True)
-        print(f"[{name}] building the index ({backend}) ...", flush=True)
+        t = time.perf_counter()  # loaded and warmed up before the timed build, as the LlamaIndex peer does
+        embedder.encode(["warm up the model", "and its batches"], "passage")
+        res.setdefault("model_load_s_by_embedder", {})[name] = time.perf_counter() - t
+        print(f"[{name}] building the index ({embedder.model_id}) ...", flush=True)
+        cpu = time.process_time()
         rep = build_index(docs, index_dir, embedder=embedder, chunker=chunker, analyzer=analyzer)
+        res.setdefault("build_cpu_s_by_embedder", {})[name] = time.process_time() - cpu
         res["full_build_s_by_embedder"][name] = rep.seconds
         print(f"  {rep.passages} passages in {rep.seconds:.1f}s", flush=True)
         index = LocalStore(index_dir)
         index.check(expected_manifest(embedder, chunker, analyzer))
+        chunks = [c for doc_id in index.documents() for c in index.chunks_of(doc_id)]
+        res.setdefault("passages_by_embedder", {})[name] = len(chunks)
+        res.setdefault("longest_passage_tokens_by_embedder", {})[name], res.setdefault(
+            "passages_over_limit_by_embedder", {})[name] = over_limit(embedder, chunks)
         retriever = Retriever(index, embedder, mode="hybrid", weight=weights[name],
                               reranker=reranker)
         if name == names[0]:
@@ -296,9 +324,11 @@ def main(argv: list[str] | None = None) -> dict:
         record(f"hybrid-{name}", retriever, "hybrid")
         if name == default_emb:
             res["full_build_s"] = rep.seconds
+            res["embedder_limit"] = embedder.max_tokens
             qtexts = [queries[q] for q in qrels]
             lat = search_latency(retriever, qtexts, settings.k, settings.mode)
             res["search_p50_ms"], res["search_p95_ms"] = pct(lat, 50) * 1000, pct(lat, 95) * 1000
+        if name == default_emb and not args.lean:
             extra = Document(id="bench-extra", title="An added abstract",
                              text="An added abstract\n\nA new study of zinc finger proteins in yeast.",
                              source="bench-extra", end=66, content_hash="x1")

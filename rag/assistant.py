@@ -1,7 +1,9 @@
 """The facade that the CLI, the chat page and user code share."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -12,19 +14,23 @@ from .chunk import Chunker
 from .config import Settings
 from .documents import commit_upload, seed_file, stage_upload
 from .embed import Embedder, embedder_for
-from .errors import IndexMissingError, QuestionError, RagError
+from .arguments import (check_filters, check_history, check_k, check_mode_arg, check_model_path, check_name,
+                        check_text)
+from .errors import ArgumentError, IndexMissingError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import SUFFIXES, read_seeds
+from .ingest import MB, SUFFIXES, read_seeds
+from .progress import Progress
 from .llm_client import ChatClient
 from .retrieve import Retriever
 from .store import Store, open_store
-from .store.filters import check_filters
 from .types import Answer, AnswerStream, Filters, Hit
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+MAX_NAME_CHARS = 200  # file systems allow 255 bytes; room is left for the upload's temporary name
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
 class Assistant:
@@ -37,6 +43,8 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        if embedder is None:
+            check_model_path(settings.embed_model)
         self.embedder = embedder or embedder_for(settings)
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
@@ -49,31 +57,35 @@ class Assistant:
 
     @classmethod
     def open(cls, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None, *,
-             settings: Settings | None = None, build: bool = True, progress: bool = False,
-             embedder: Embedder | None = None) -> "Assistant":
-        """Open the index (building or updating it from ``seeds_dir`` first when ``build``)."""
+             settings: Settings | None = None, build: bool = True, progress: Progress = False,
+             embedder: Embedder | None = None, allow_empty: bool = False) -> "Assistant":
+        """Open the index (building or updating it from ``seeds_dir`` first when ``build``;
+        ``allow_empty`` as in ``rebuild``)."""
         settings = (settings or Settings.from_env()).with_(seeds_dir=_path(seeds_dir), index_dir=_path(index_dir))
         self = cls(settings, embedder)
         if build:
-            self.rebuild(progress=progress)
+            self.rebuild(progress=progress, allow_empty=allow_empty)
         else:
             self.load()
         return self
 
     # -- index -------------------------------------------------------------------------------
-    def rebuild(self, progress: bool = False, ray: str | None = None) -> BuildReport:
+    def rebuild(self, progress: Progress = False, ray: str | None = None, allow_empty: bool = False) -> BuildReport:
         """Update the index from the seeds folder: embed what is new or changed, drop what is gone.
 
         ``ray``: embed the passages on a Ray cluster (``"local"``, or an address); default
-        ``Settings.ray_address`` ("" = in this process).
+        ``Settings.ray_address`` ("" = in this process). A seeds folder that does not exist is a
+        SeedsError; one with nothing to index while the index holds documents is one too, unless
+        ``allow_empty`` (then the index is emptied).
         """
         from .embed.ray_embed import ray_embedder
 
         with self._lock:
-            found = read_seeds(self.settings.seeds_dir)
+            found = read_seeds(self.settings.seeds_dir, max_bytes=round(self.settings.max_file_mb * MB))
             report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, self.settings, ray),
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
-                                 skipped=found.skipped)
+                                 skipped=found.skipped, allow_empty=allow_empty,
+                                 where=str(self.settings.seeds_dir))
             if report.wrote or self._retriever is None:
                 self.load()
             log.info("%s", report.summary())
@@ -118,19 +130,27 @@ class Assistant:
                 "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
                 "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
 
-    def add_document(self, filename: str, data: bytes, progress: bool = False) -> BuildReport:
+    def add_document(self, filename: str, data: bytes, progress: Progress = False) -> BuildReport:
         """Save an uploaded file into the seeds folder (validated, never outside it) and index it.
 
         Refused (nothing saved): a bad name, type or size, an unreadable file, a file whose article is
         already indexed (``DuplicateDocumentError``), a name already taken (``DocumentExistsError``).
         """
         name = safe_filename(filename)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ArgumentError(f"{name}: the file's content must be bytes, not {type(data).__name__}")
+        data = bytes(data)
         if len(data) > MAX_UPLOAD_BYTES:
             raise RagError(f"{name} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
         with self._lock:
-            tmp = stage_upload(self.settings.seeds_dir, name, data, self._indexed_documents())
             target = self.settings.seeds_dir / name
-            commit_upload(tmp, target)
+            try:
+                tmp = stage_upload(self.settings.seeds_dir, name, data, self._indexed_documents())
+                commit_upload(tmp, target)
+            except OSError as exc:  # a full disk, a read-only seeds folder: say so, leave nothing behind
+                with contextlib.suppress(OSError):
+                    (self.settings.seeds_dir / f".upload-{name}").unlink(missing_ok=True)
+                raise RagError(f"cannot save {name} in {self.settings.seeds_dir} ({exc.strerror or exc})") from None
             report = self.rebuild(progress=progress)
             if any(f == name for f, _ in report.skipped):
                 reason = next(why for f, why in report.skipped if f == name)
@@ -149,7 +169,7 @@ class Assistant:
             hidden = path.with_name(f".removing-{path.name}")
             path.replace(hidden)
             try:
-                report = self.rebuild(progress=progress)
+                report = self.rebuild(progress=progress, allow_empty=True)  # asked for
             except BaseException:
                 hidden.replace(path)
                 raise
@@ -169,13 +189,8 @@ class Assistant:
 
     # -- questions ---------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise QuestionError("the question is empty: type a question about the articles")
-        q = " ".join(question.split())
-        if len(q) > self.settings.max_question_chars:
-            raise QuestionError(f"the question is too long ({len(q):,} characters; the limit is "
-                                f"{self.settings.max_question_chars:,}): shorten it")
-        return q
+        """``question`` with its whitespace collapsed; a QuestionError if it is not usable text."""
+        return check_text(question, self.settings.max_question_chars)
 
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                filters: Filters | dict | None = None) -> list[Hit]:
@@ -185,10 +200,11 @@ class Assistant:
         passages before ranking, so up to ``k`` matching passages come back.
         """
         q = self.check_question(question)
-        return self.retriever.search(q, k or self.settings.k, mode, filters=check_filters(filters))
+        k, mode, filters = check_k(k), check_mode_arg(mode), check_filters(filters)
+        return self.retriever.search(q, k or self.settings.k, mode, filters=filters)
 
     def answerer(self, name: str | None = None) -> Answerer:
-        name = name or self.settings.answerer
+        name = check_name(name, "answerer") or self.settings.answerer
         worker = self._answerers.get(name)
         if worker is None:
             with self._answerers_lock:
@@ -217,10 +233,11 @@ class Assistant:
         returns, so bad input raises here, not while iterating.
         """
         q = self.check_question(question)
-        f = check_filters(filters)
+        k, mode, filters = check_k(k), check_mode_arg(mode), check_filters(filters)
+        history = check_history(history)
         worker = self.answerer(answerer)
         standalone = self.condense(q, history) if history else q
-        hits = self.retriever.search(standalone, k or self.settings.k, mode, filters=f)
+        hits = self.retriever.search(standalone, k or self.settings.k, mode, filters=filters)
         return worker.stream(standalone, hits)
 
     def condense(self, question: str, history: list[dict]) -> str:
@@ -231,15 +248,28 @@ class Assistant:
 
 
 def safe_filename(filename: str) -> str:
-    """A plain file name inside the seeds folder, or a RagError saying why not."""
-    name = Path(str(filename).replace("\\", "/")).name
+    """A plain file name inside the seeds folder, or a RagError saying why not.
+
+    Folders are dropped (no traversal), characters other than letters, digits, ``._ -`` become
+    ``_`` (control characters included); hidden, over-long and reserved device names are refused.
+    """
+    if not isinstance(filename, str):
+        raise ArgumentError(f"the file name must be text (str), not {type(filename).__name__}")
+    name = Path(filename.replace("\\", "/")).name
     name = _SAFE_NAME.sub("_", name).strip(" .")
     if not name or name.startswith("."):
-        raise RagError(f"{filename!r} is not a usable file name")
+        raise RagError(f"{filename[:80]!r} is not a usable file name")
+    if len(name) > MAX_NAME_CHARS:
+        raise RagError(f"the file name is too long ({len(name)} characters; at most {MAX_NAME_CHARS}): "
+                       "rename the file")
+    if name.split(".")[0].upper() in _RESERVED:
+        raise RagError(f"{name} is a reserved device name on Windows: rename the file")
     if Path(name).suffix.lower() not in SUFFIXES:
         raise RagError(f"{name}: only {', '.join(sorted(SUFFIXES))} files can be added")
     return name
 
 
 def _path(p: str | Path | None) -> Path | None:
+    if p is not None and not isinstance(p, (str, os.PathLike)):
+        raise ArgumentError(f"a folder must be a path (str or Path), not {type(p).__name__}")
     return Path(p) if p is not None else None

@@ -11,6 +11,7 @@ import click
 from .assistant import Assistant
 from .config import MODES, Settings, hub_offline
 from .errors import RagError
+from .listen import check_listen
 from .types import Answer, Filters, Hit
 
 
@@ -55,6 +56,12 @@ class RagGroup(click.Group):
             raise UserError(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as exc:  # a defect: still one line for the user, the traceback at -vv
+            logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+            raise UserError(f"unexpected {type(exc).__name__}: {exc} (this is a bug; rerun with -vv "
+                            "to see where)") from None
 
 
 @click.group(cls=RagGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,14 +86,16 @@ def main(ctx, seeds_dir, index_dir, embed_backend, embed_model, reranker, store,
 
 
 @main.command()
+@click.option("--allow-empty", is_flag=True,
+              help="Build even when the seeds folder has nothing to index (empties the index).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Embed on Ray: alone, a local cluster on this machine; or a cluster ADDRESS (auto, ray://head:10001).")
 @click.option("--ray-workers", "ray_concurrency", type=click.IntRange(1), help="Ray embedding actors [2].")
 @click.pass_context
-def index(ctx, ray_address, ray_concurrency):
+def index(ctx, allow_empty, ray_address, ray_concurrency):
     """Build or update the index from the seeds folder (only new or changed files are embedded)."""
     a = Assistant(_settings(ctx, ray_address=ray_address, ray_concurrency=ray_concurrency))
-    report = a.rebuild(progress=ctx.meta["progress"])
+    report = a.rebuild(progress=ctx.meta["progress"], allow_empty=allow_empty)
     click.echo(report.summary())
 
 
@@ -242,9 +251,10 @@ def status(ctx):
 @click.pass_context
 def serve(ctx, host, port, open_browser):
     """Open the chat page (building the index first if it is missing or stale)."""
+    settings = _settings(ctx, host=host, port=port)
+    check_listen(settings.host, settings.port)  # before Gradio is imported and the index built
     from rag.ui.server import serve as serve_app
 
-    settings = _settings(ctx, host=host, port=port)
     a = Assistant(settings)
     click.echo(a.rebuild(progress=ctx.meta["progress"]).summary())
     serve_app(assistant=a, host=settings.host, port=settings.port, auth=settings.auth, open_browser=open_browser)

@@ -10,6 +10,7 @@ from .errors import RagError
 
 MODES = ("dense", "bm25", "hybrid")
 QUERY_RUNTIMES = ("onnx", "torch")
+EMBED_PRECISIONS = ("fp32", "int8")
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
@@ -92,13 +93,15 @@ class Settings:
     # (search breadth: ann_ef_search); segments merged per tier; seconds a segment no longer used
     # is kept for processes still reading an older generation
     ann_threshold: int = 200_000
-    ann_kind: str = "ivf"
+    ann_kind: str = "hnsw"
     ann_nprobe: int = 32
     ann_ef_search: int = 128
     merge_factor: int = 10
     cleanup_grace: float = 300.0
     # PostgreSQL store: HNSW candidates examined per dense search (recall vs speed; >= the 100 candidates)
     pg_ef_search: int = 200
+    # PostgreSQL store: below this many passages dense search scans every row (exact) instead of HNSW
+    pg_exact_below: int = 20_000
     # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
     embed_device: str = "auto"
     # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,
@@ -109,6 +112,11 @@ class Settings:
     ray_num_gpus: float = 0.0
     # jobs of fewer passages are embedded in process (a Ray job's actors take seconds to start)
     ray_min_passages: int = 256
+    # seeds: a file larger than this many MB is skipped with a warning (listed in the build report)
+    max_file_mb: float = 20.0
+    # precision of the sentence-transformers backend's ONNX export, for passages and questions alike:
+    # "fp32" (the model's own vectors) or "int8" (quantised: faster index builds; BENCHMARKS.md)
+    embed_precision: str = "fp32"
     # the chat page: questions (page and /ask) answered at the same time; more wait in Gradio's queue
     concurrency: int = 4
 
@@ -116,6 +124,8 @@ class Settings:
         check_mode(self.mode)
         if self.query_runtime not in QUERY_RUNTIMES:
             raise RagError(f"unknown query_runtime {self.query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
+        if self.embed_precision not in EMBED_PRECISIONS:
+            raise RagError(f"unknown embed_precision {self.embed_precision!r}; valid: {', '.join(EMBED_PRECISIONS)}")
         if self.chunk_tokens < 16:
             raise RagError("chunk_tokens must be at least 16")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
@@ -134,6 +144,8 @@ class Settings:
             raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
         if self.pg_ef_search < 1:
             raise RagError("pg_ef_search must be at least 1")
+        if not self.max_file_mb > 0:
+            raise RagError("max_file_mb must be more than 0")
         if not 1 <= self.concurrency <= 64:
             raise RagError("concurrency must be from 1 to 64")
 

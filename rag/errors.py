@@ -28,6 +28,26 @@ class AnswererError(RagError):
     """An answerer failed (e.g. the LLM endpoint is down); the caller may fall back."""
 
 
+class ArgumentError(RagError, TypeError):
+    """An API argument of the wrong type or out of range (``k="5"``, ``mode=3``, ``history="x"``)."""
+
+
+class SeedsError(RagError):
+    """The seeds folder is missing, unreadable, or empty where that would empty a good index."""
+
+
+class IndexWriteError(RagError):
+    """The index could not be written (full disk, read-only folder); the previous index is unchanged."""
+
+
+class ModelPathError(RagError):
+    """The embedding model setting names a path that does not exist."""
+
+
+class ServeError(RagError):
+    """The chat page cannot listen where asked (a busy port, an unknown host)."""
+
+
 class DuplicateDocumentError(RagError):
     """An added file holds an article that is already indexed (same content); it is not indexed twice."""
 

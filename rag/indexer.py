@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .bm25 import Analyzer
-from .chunk import Chunker, index_text
+from .chunk import Chunker, TokenLimit, index_text
 from .embed import Embedder
-from .errors import IndexMismatchError, IndexMissingError
+from .errors import IndexMismatchError, IndexMissingError, IndexWriteError, RagError, SeedsError
+from .progress import Progress, reporter
 from .store import DocPassages, Store, check_manifest
 from .types import Chunk, Document
 
@@ -82,19 +82,24 @@ def as_store(store: Store | str | Path) -> Store:
 
 
 def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder: Embedder, chunker: Chunker,
-                analyzer: Analyzer | None = None, progress: bool = False,
-                skipped: Sequence[tuple[str, str]] = (), batch_size: int = 32) -> BuildReport:
+                analyzer: Analyzer | None = None, progress: Progress = False,
+                skipped: Sequence[tuple[str, str]] = (), batch_size: int = 32,
+                allow_empty: bool = False, where: str = "") -> BuildReport:
     """Bring ``store`` up to date with ``docs``; readers see the old index until the change is committed.
 
     A damaged index is repaired: what is intact is kept, the documents of what is not are
-    embedded again.
+    embedded again. No ``docs`` while the index holds documents is a SeedsError unless
+    ``allow_empty`` (a typo'd or emptied seeds folder never empties a good index by accident);
+    ``where`` names the seeds folder in that message. A write failure is an IndexWriteError.
     """
     t0 = time.perf_counter()
     store = as_store(store)
     analyzer = analyzer or Analyzer()
     expect = expected_manifest(embedder, chunker, analyzer)
-    _check_unique(docs)
+    new_ids = _unique_ids(docs)
     manifest = store.manifest()
+    if not docs and not allow_empty:
+        _refuse_to_empty(store, manifest, skipped, where)
     full = not _compatible(manifest, expect)
     if manifest is not None and full:
         log.info("index settings changed (model, chunking or format): rebuilding everything")
@@ -117,8 +122,8 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
             todo.append(d)
         else:
             report.unchanged += 1
-    new_ids = {d.id for d in docs}
-    gone = [i for i in old if i not in new_ids]
+    kept = report.unchanged + len(report.changed)  # old documents still there; the rest are gone
+    gone = [i for i in old if i not in new_ids] if len(old) > kept else []
     if gone:
         info = store.documents()
         report.removed = [info[i]["title"] for i in gone]
@@ -141,48 +146,112 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
         "skipped": [list(s) for s in skipped],
     }
     stream = itertools.chain([first], upserts) if first is not None else iter(())
-    store.apply(new_manifest, stream, gone, full=full)
+    try:
+        store.apply(new_manifest, stream, gone, full=full)
+    except IndexWriteError:
+        raise
+    except OSError as exc:  # a store that does not say it itself: the reason and the file
+        where_ = f": {exc.filename}" if exc.filename else ""
+        raise IndexWriteError(f"cannot write the index ({exc.strerror or exc}{where_}): "
+                              "the previous index is unchanged") from None
     report.passages, report.embedded = len(store), counter[0]
     report.seconds = time.perf_counter() - t0
     return report
 
 
+def _refuse_to_empty(store: Store, manifest: dict | None, skipped: Sequence, where: str) -> None:
+    """A SeedsError if the index holds documents (building from nothing would empty it)."""
+    if manifest is None:
+        return
+    try:
+        held = len(store.documents())
+    except RagError:
+        held = 0
+    if held:
+        why = f", {len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped" if skipped else ""
+        raise SeedsError(
+            f"no documents to index{f' in {where}' if where else ''}{why}, but the index holds {held}: "
+            "not emptying it (to empty it on purpose: `rag index --allow-empty`, or allow_empty=True)")
+
+
 def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, batch_size: int,
-              progress: bool, counter: list[int]) -> Iterator[DocPassages]:
-    """Chunk and embed ``todo`` lazily, several documents per encode call."""
-    bar = tqdm(total=len(todo), desc="embedding documents", unit="doc", disable=not progress)
-    pending: list[tuple[Document, list[Chunk]]] = []
-    size = 0
+              progress: Progress, counter: list[int]) -> Iterator[DocPassages]:
+    """Chunk ``todo``, then embed it lazily, several documents per encode call.
+
+    Progress is reported in passages: ``(0, n, "loading the model")``, then
+    ``(done, n, "embedding passages")`` (see ``rag.progress``).
+    """
+    limit = TokenLimit.of(embedder)
+    chunked = [(d, chunk_document(d, chunker, embedder, limit)) for d in todo]
+    total = sum(len(cs) for _, cs in chunked)
+    report = reporter(progress)
     per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
-    for n, d in enumerate(todo):
-        chunks = chunker.chunk(d, fits=_fits(embedder, d.title))
-        pending.append((d, chunks))
-        size += len(chunks)
-        if size >= per_call or n == len(todo) - 1:
-            texts = [index_text(c) for _, cs in pending for c in cs]
-            vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
-            at = 0
-            for doc, cs in pending:
-                v = vecs[at:at + len(cs)] if cs else None
-                at += len(cs)
-                yield DocPassages(doc.id, doc.content_hash, doc.title, doc.source, cs,
-                                  v if v is not None else _empty(vecs))
-            counter[0] += len(texts)
-            bar.update(len(pending))
-            pending, size = [], 0
-    bar.close()
+    try:
+        if total:
+            report(0, total, "loading the model")
+            load = getattr(embedder, "load", None)
+            if load is not None:
+                load()
+            report(0, total, "embedding passages")
+        pending: list[tuple[Document, list[Chunk]]] = []
+        size = 0
+        for n, (d, chunks) in enumerate(chunked):
+            pending.append((d, chunks))
+            size += len(chunks)
+            if size >= per_call or n == len(chunked) - 1:
+                texts = [index_text(c) for _, cs in pending for c in cs]
+                vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
+                at = 0
+                for doc, cs in pending:
+                    v = vecs[at:at + len(cs)] if cs else None
+                    at += len(cs)
+                    yield DocPassages(doc.id, doc.content_hash, doc.title, doc.source, cs,
+                                      v if v is not None else _empty(vecs))
+                counter[0] += len(texts)
+                if texts:
+                    report(counter[0], total, "embedding passages")
+                pending, size = [], 0
+    finally:
+        report.close()
+
+
+def chunk_documents(docs: Sequence[Document], chunker: Chunker, embedder: Embedder) -> dict[str, list[Chunk]]:
+    """doc id -> its passages (see ``chunk_document``)."""
+    limit = TokenLimit.of(embedder)
+    return {d.id: chunk_document(d, chunker, embedder, limit) for d in docs}
+
+
+def chunk_document(d: Document, chunker: Chunker, embedder: Embedder, limit: TokenLimit | None) -> list[Chunk]:
+    """The passages of ``d``, each within the embedder's own token limit under its title.
+
+    The chunker packs sentences against that limit. Unless the embedder's counts add up over
+    white space (``limit.exact``, e.g. WordPiece), the passages are counted once more (one batch)
+    and the document is split again if any is too long.
+    """
+    chunks = chunker.chunk(d, limit=limit)
+    if limit is None or limit.exact or not chunks:
+        return chunks
+    counts = limit.count_many([index_text(c) for c in chunks])
+    if all(n + limit.special <= limit.max_tokens for n in counts):
+        return chunks
+    log.info("passages of %r split again to fit the embedder's %d tokens", d.title, limit.max_tokens)
+    return chunker.chunk(d, fits=_fits(embedder, d.title), limit=limit)
 
 
 def _empty(vecs: np.ndarray | None) -> np.ndarray:
     return np.zeros((0, vecs.shape[1] if vecs is not None else 0), np.float32)
 
 
-def _check_unique(docs: Sequence[Document]) -> None:
-    seen: set[str] = set()
-    for d in docs:
-        if d.id in seen:
-            raise ValueError(f"two documents share the id {d.id!r}")
-        seen.add(d.id)
+def _unique_ids(docs: Sequence[Document]) -> set[str]:
+    """The documents' ids; ValueError naming one if two documents share it."""
+    ids = {d.id for d in docs}
+    if len(ids) != len(docs):
+        seen: set[str] = set()
+        for d in docs:
+            if d.id in seen:
+                raise ValueError(f"two documents share the id {d.id!r}")
+            seen.add(d.id)
+    return ids
 
 
 def _fits(embedder: Embedder, title: str):

@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dates import parse_date
-from .errors import RagError
+from .errors import SeedsError
+from .seed_files import MB, SUFFIXES, TEXT_SUFFIXES, RICH_SUFFIXES, seed_files  # noqa: F401
 from .types import Document
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-RICH_SUFFIXES = {".html", ".htm", ".pdf"}
-SUFFIXES = TEXT_SUFFIXES | RICH_SUFFIXES
+DEFAULT_MAX_FILE_MB = 20  # Settings.max_file_mb
 
 _DATE = r"\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}|[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,8} \d{4}"
 BYLINE = re.compile(
@@ -39,7 +38,7 @@ _MAX_HEADLINE_WORDS = 30
 _MAX_FOOTER_WORDS = 15
 
 
-class SeedsMissingError(RagError):
+class SeedsMissingError(SeedsError):
     """The seeds folder is missing (or not a folder)."""
 
 
@@ -53,28 +52,29 @@ class IngestResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
 
-def read_seeds(seeds_dir: Path) -> IngestResult:
+def read_seeds(seeds_dir: Path, *, max_bytes: int | None = DEFAULT_MAX_FILE_MB * MB) -> IngestResult:
     """Read every supported file under ``seeds_dir``; bad files are skipped with a warning.
 
     A missing folder is an error (``SeedsMissingError``), not an empty collection: indexing a
-    mistyped path must not empty a good index.
+    mistyped path must not empty a good index. Skipped, each with a warning and an entry in
+    ``skipped``: files larger than ``max_bytes`` (None: no limit), symlinks to anything outside
+    ``seeds_dir``, names that are not valid UTF-8 (named by ``repr``), files that cannot be read,
+    and empty, binary or non-UTF-8 ones (rag/seed_files.py).
     """
     result = IngestResult()
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
         what = "is not a folder" if seeds_dir.exists() else "does not exist"
-        raise SeedsMissingError(f"the seeds folder {seeds_dir} {what}: create it or pass --seeds "
-                                f"(the index is unchanged)")
-    for path in sorted(p for p in seeds_dir.rglob("*") if p.is_file()):
-        rel = path.relative_to(seeds_dir).as_posix()
-        if path.name.startswith(".") or path.suffix.lower() not in SUFFIXES:
-            continue
+        raise SeedsMissingError(f"the seeds folder {seeds_dir} {what}: create it or pass --seeds or "
+                                f"RAG_SEEDS_DIR (the index is unchanged)")
+    files, result.skipped = seed_files(seeds_dir, max_bytes)
+    for path, rel in files:
         try:
-            text = read_text(path)
-            result.documents.extend(split_documents(text, rel))
-        except IngestError as exc:
-            log.warning("skipped %s: %s", rel, exc)
-            result.skipped.append((rel, str(exc)))
+            result.documents.extend(split_documents(read_text(path), rel))
+        except (IngestError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, IngestError) else f"it cannot be read ({exc.strerror or exc})"
+            log.warning("skipped %s: %s", rel, reason)
+            result.skipped.append((rel, reason))
     return result
 
 

@@ -1,18 +1,21 @@
 """Incremental rebuilds: only new or changed documents are embedded; gone ones disappear."""
 import shutil
 
+import pytest
+
 from helpers import SEED
 from rag.bm25 import Analyzer
 from rag.chunk import Chunker
+from rag.errors import SeedsError
 from rag.indexer import build_index
 from rag.ingest import read_seeds
 from rag.store.local import LocalStore
 
 
-def _build(seeds, index, emb, chunker=None):
+def _build(seeds, index, emb, chunker=None, allow_empty=False):
     found = read_seeds(seeds)
     return build_index(found.documents, index, embedder=emb, chunker=chunker or Chunker(),
-                       skipped=found.skipped)
+                       skipped=found.skipped, allow_empty=allow_empty)
 
 
 def test_first_build_writes_a_manifest_with_everything_needed(seeds, tmp_path, fake_embedder):
@@ -93,6 +96,9 @@ def test_a_deleted_seed_file_and_bad_files_are_reported(seeds, tmp_path, fake_em
     assert "skipped bad.txt" in report.summary()
     shutil.rmtree(seeds)
     seeds.mkdir()
-    report = _build(seeds, tmp_path / "ix", fake_embedder)
+    with pytest.raises(SeedsError, match="allow-empty"):  # emptying the index is explicit
+        _build(seeds, tmp_path / "ix", fake_embedder)
+    assert len(LocalStore(tmp_path / "ix")) > 0
+    report = _build(seeds, tmp_path / "ix", fake_embedder, allow_empty=True)
     assert len(report.removed) == 6 and report.passages == 0
     assert len(LocalStore(tmp_path / "ix")) == 0

@@ -336,3 +336,13 @@ def test_the_cli_names_the_damage_and_rag_index_repairs_it(fake_backend, seeds, 
     assert fixed.exit_code == 0 and "repaired:" in fixed.stdout and "index updated" in fixed.stdout
     assert run("status").exit_code == 0
     assert "1,500 tanks" in run("search", "Russia produced tanks in 2024", "--mode", "bm25").stdout
+
+
+def test_a_segment_whose_documents_are_all_deleted_is_dropped(seeds, tmp_path, fake_embedder):
+    ix = tmp_path / "ix"
+    store, (_, small) = _two_segments(seeds, ix, fake_embedder)
+    (seeds / "late.txt").unlink()
+    _build(seeds, store, fake_embedder)
+    assert [s["name"] for s in store.status()["segments"]] != [] and small.name not in \
+        {s["name"] for s in store.status()["segments"]}
+    assert len(store.status()["segments"]) == 1 and len(store.documents()) == 6

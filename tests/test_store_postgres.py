@@ -237,8 +237,9 @@ def test_hnsw_recall_against_exact_search(pg_url, emb):
     for d in range(40):
         cs = [Chunk(id=f"r{d}#{i}", doc_id=f"r{d}", text=f"row {d} {i}", start=i, end=i + 1) for i in range(100)]
         ups.append(DocPassages(f"r{d}", "h", f"r{d}", "x", cs, vecs[d * 100:(d + 1) * 100]))
-    store = open_store(Settings(store=pg_url))
+    store = open_store(Settings(store=pg_url, pg_exact_below=0))  # HNSW however small the table
     store.apply(manifest(emb), ups, full=True)
+    assert store.status()["dense_search"] == "hnsw"
     store._conn.execute("SET enable_seqscan = off")  # at 4,000 rows the planner would rightly scan them all
     plan = store._conn.execute("EXPLAIN SELECT pid FROM rag_passages_g1 ORDER BY embedding <#> %s LIMIT 10",
                                (vecs[0],)).fetchall()
@@ -316,7 +317,7 @@ def test_rag_index_on_ray_into_postgres_then_search_and_status(pg_url, seeds, tm
     assert "store: postgres at postgresql://" in status.stdout and "6 documents" in status.stdout
     found = rag("search", "How many tanks did Russia produce in 2024?", "--json", "-k", "3")
     hits = [json.loads(line) for line in found.stdout.splitlines()]
-    assert len(hits) == 3 and any("tanks" in h["text"] for h in hits)
+    assert len(hits) == 3 and any("tanks" in h["passage"] for h in hits)
     assert all(PW_PASSWORD not in out.stdout + out.stderr for out in (built, again, status, found))
     down = rag("status", store=f"postgresql://rag_pw:{PW_PASSWORD}@127.0.0.1:9/rag")
     assert down.returncode == 1 and down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
@@ -333,3 +334,17 @@ def test_a_dropped_connection_is_reopened_for_reads(pg, pg_server, emb):
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     assert [h.chunk.id for h in pg.search(qv, "drone", 3)] == before
     assert pg._conn.info.backend_pid != pid
+
+
+def test_small_collections_are_searched_exactly(pg_url, emb):
+    rng = np.random.default_rng(1)
+    vecs = rng.standard_normal((300, 64)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    cs = [Chunk(id=f"x#{i}", doc_id="x", text=f"row {i}", start=i, end=i + 1) for i in range(300)]
+    store = open_store(Settings(store=pg_url))  # pg_exact_below 20,000 by default
+    store.apply(manifest(emb), [DocPassages("x", "h", "x", "x", cs, vecs)], full=True)
+    assert store.status()["dense_search"] == "exact"
+    for q in rng.standard_normal((20, 64)).astype(np.float32):
+        got = [h.chunk.id for h in store.search(q, "", 10, mode="dense")]
+        assert got == [f"x#{i}" for i in np.argsort(-(vecs @ q))[:10]]
+    store.close()

@@ -33,8 +33,10 @@ def get_embedder(backend: str = "sentence-transformers", model: str = "", **opti
 
 def embedder_for(settings: "Settings") -> Embedder:
     """The embedder ``settings`` name, given the runtime settings its backend takes
-    (``query_runtime``, ``threads`` = onnx_threads, ``cache_dir``, ``device`` = embed_device)."""
+    (``query_runtime``, ``threads`` = onnx_threads, ``cache_dir``, ``device`` = embed_device,
+    ``precision`` = embed_precision)."""
     _load_builtins()
     offered = {"query_runtime": settings.query_runtime, "threads": settings.onnx_threads or None,
-               "cache_dir": settings.cache_dir, "device": settings.embed_device}
+               "cache_dir": settings.cache_dir, "device": settings.embed_device,
+               "precision": settings.embed_precision}
     return EMBEDDERS.create_from(settings.embed_backend, offered, model=settings.embed_model)

@@ -33,6 +33,7 @@ from .vectors import AnnParams, reconstruct
 
 log = logging.getLogger(__name__)
 REPAIR_HINT = "run `rag index` to repair it (what is intact is reused)"
+DOCS_READ_AT_OPEN = 16 * 1024 * 1024  # bigger documents lists are read when needed, checked by `rag index`
 
 
 class LocalStore(Store):
@@ -76,6 +77,12 @@ class LocalStore(Store):
             state = self._verify(state)
         if state.problem:
             raise IndexMissingError(f"the index in {self.path} is damaged ({state.problem}): {REPAIR_HINT}")
+        for seg in state.segments:  # documents lists small enough to read at open are read now
+            if state.meta(seg.name)["files"]["docs.json"][0] < DOCS_READ_AT_OPEN:
+                try:
+                    seg.docs()
+                except ValueError as exc:
+                    raise IndexMissingError(f"the index in {self.path} is damaged ({exc}): {REPAIR_HINT}") from None
         m = state.manifest()
         if m is None:
             raise IndexMissingError(f"no index in {self.path}: {REBUILD_HINT}")
@@ -87,6 +94,10 @@ class LocalStore(Store):
             for seg in state.segments:
                 if seg.name not in self._deep_checked:
                     problem = files.verify_files(seg.folder, state.meta(seg.name)["files"], deep=True)
+                    try:
+                        problem = problem or (seg.docs() and None)
+                    except ValueError as exc:
+                        problem = str(exc)
                     if problem:
                         self._damaged.add(seg.name)
                         log.warning("the index is damaged (%s): its documents will be indexed again", problem)
@@ -101,6 +112,11 @@ class LocalStore(Store):
         state = self._current()
         for name in self._damaged & set(state.opened):
             state = state.without(name, f"{name} is damaged")
+        for seg in state.segments:
+            try:
+                seg.docs()
+            except (OSError, ValueError) as exc:
+                raise IndexMissingError(f"the index in {self.path} is damaged ({exc}): {REPAIR_HINT}") from None
         return state.documents()
 
     def hashes(self) -> dict[str, str]:
@@ -160,10 +176,12 @@ class LocalStore(Store):
         dim = int(settings["embedder"]["dim"])
         with files.writer_lock(self.path), self._lock:
             state = load_state(self.path, self._state.opened, self.ann, self._state)
+            for name in self._damaged & set(state.opened):
+                state = state.without(name, f"{name} is damaged")
             fresh = full or state.legacy is not None or state.dim not in (None, dim)
             metas = [] if fresh else [json.loads(json.dumps(m)) for m in state.metas]  # deep copies
             retired = dict(state.retired)
-            for name in state.dropped + [m["name"] for m in state.metas if fresh or m["name"] in self._damaged]:
+            for name in state.dropped + [m["name"] for m in state.metas if fresh]:
                 retired[name] = time.time()
             touched, seen = set(deletes), set()
             writer = None
@@ -185,6 +203,9 @@ class LocalStore(Store):
             if not fresh:
                 for doc_id in touched:
                     state.tombstone(doc_id, metas)
+            for m in metas:  # a segment whose documents are all deleted is simply dropped
+                if m["docs"] == m["deleted_docs"]:
+                    retired[m["name"]] = time.time()
             metas = [m for m in metas if m["name"] not in retired] + ([new] if new else [])
             self._commit(state, settings, metas, retired)
             try:
@@ -207,6 +228,11 @@ class LocalStore(Store):
             names = merge.plan(state.metas, self.merge_factor)
             if not names:
                 return
+            retired = {**state.retired, **{n: time.time() for n in names}}
+            kept = [m for m in state.metas if m["name"] not in names]
+            if all(m["docs"] == m["deleted_docs"] for m in state.metas if m["name"] in names):
+                self._commit(state, settings, kept, retired)  # nothing live in them: just drop them
+                continue
             log.info("merging %d segments", len(names))
             writer = SegmentWriter(self.path, state.dim, Analyzer())
             try:
@@ -217,9 +243,7 @@ class LocalStore(Store):
             except BaseException:
                 writer.abort()
                 raise
-            metas = [m for m in state.metas if m["name"] not in names] + [new]
-            retired = {**state.retired, **{n: time.time() for n in names}}
-            self._commit(state, settings, metas, retired)
+            self._commit(state, settings, kept + [new], retired)
 
 
 @STORES.register("local")

@@ -73,8 +73,9 @@ CREATE INDEX ON {kw} USING gin (terms);
 CREATE INDEX ON {passages} USING hnsw (embedding vector_ip_ops) WITH (m = {m}, ef_construction = {efc});
 """
 
-CHUNK_COLUMNS = ("chunk_id", "doc_id", "text", "start", "end", "title", "source", "authors", "outlet", "date")
-INSERT_COLUMNS = ("pid",) + CHUNK_COLUMNS + ("ord", "published", "embedding", "terms", "tfs", "dl")
+CHUNK_COLUMNS = ("chunk_id", "doc_id", "text", "start", "end", "title", "source", "authors", "outlet", "date",
+                 "published")
+INSERT_COLUMNS = ("pid",) + CHUNK_COLUMNS + ("ord", "embedding", "terms", "tfs", "dl")
 KW_COLUMNS = ("pid", "terms", "bm25")
 
 
@@ -96,28 +97,24 @@ def drop_generation(gen: int) -> sql.Composed:
     return sql.SQL("DROP TABLE IF EXISTS {kw}, {passages}, {terms}, {docs}").format(**t)
 
 
+# one condition per Filters field (same meaning as rag.store.filters.matches); {0} = the passages alias
+_FILTERS = {
+    "outlet": "lower({0}.outlet) = lower(%(f_outlet)s)",
+    "author": "lower(%(f_author)s) = ANY(SELECT lower(x) FROM unnest({0}.authors) x)",
+    "article": "({0}.doc_id = %(f_article)s OR {0}.title = %(f_article)s)",
+    "since": "{0}.published >= %(f_since)s::date",
+    "until": "{0}.published <= %(f_until)s::date",
+}
+
+
 def filter_sql(filters: Filters | None, alias: str = "p") -> tuple[sql.Composable, dict]:
-    """``AND ...`` conditions for ``filters`` (same meaning as rag.store.base.matches)."""
+    """``AND ...`` conditions for the fields ``filters`` sets, and their parameters."""
     if not filters:
         return sql.SQL(""), {}
     a = sql.Identifier(alias)
-    parts, params = [], {}
-    if filters.outlet is not None:
-        parts.append(sql.SQL("lower({}.outlet) = lower(%(f_outlet)s)").format(a))
-        params["f_outlet"] = filters.outlet
-    if filters.author is not None:
-        parts.append(sql.SQL("lower(%(f_author)s) = ANY(SELECT lower(x) FROM unnest({}.authors) x)").format(a))
-        params["f_author"] = filters.author
-    if filters.article is not None:
-        parts.append(sql.SQL("({0}.doc_id = %(f_article)s OR {0}.title = %(f_article)s)").format(a))
-        params["f_article"] = filters.article
-    if filters.since is not None:
-        parts.append(sql.SQL("{}.published >= %(f_since)s::date").format(a))
-        params["f_since"] = filters.since
-    if filters.until is not None:
-        parts.append(sql.SQL("{}.published <= %(f_until)s::date").format(a))
-        params["f_until"] = filters.until
-    return sql.SQL(" AND ") + sql.SQL(" AND ").join(parts), params
+    used = [name for name in _FILTERS if getattr(filters, name) is not None]
+    parts = [sql.SQL(_FILTERS[name]).format(a) for name in used]
+    return sql.SQL(" AND ") + sql.SQL(" AND ").join(parts), {f"f_{n}": getattr(filters, n) for n in used}
 
 
 # The query's terms as the keyword leg needs them: ids, idf weights (x repeats), sparse vector.
@@ -138,7 +135,7 @@ _EXACT_BM25 = """(SELECT coalesce(sum(qw.w * x.tf / (x.tf + s.k1 * (1 - s.b + s.
 
 _DENSE_LEG = """dense AS (
   SELECT p.pid FROM {passages} p WHERE true {where}
-  ORDER BY p.embedding <#> %(q_vec)s::vector LIMIT %(cand)s)"""
+  ORDER BY {order} LIMIT %(cand)s)"""
 
 _KEYWORD_LEG = """kwleg AS (
   SELECT k.pid FROM {kw} k{join}
@@ -146,9 +143,12 @@ _KEYWORD_LEG = """kwleg AS (
   ORDER BY k.bm25 <#> (SELECT v FROM q) LIMIT %(cand)s)"""
 
 
-def search_sql(gen: int, mode: str, filters: Filters | None) -> tuple[sql.Composed, dict]:
+def search_sql(gen: int, mode: str, filters: Filters | None, exact: bool = False) -> tuple[sql.Composed, dict]:
     """One statement for a dense, bm25 or hybrid search: the union of the legs' candidates
-    with both exact scores and the passage fields; the caller fuses (rag.store.base.hybrid_top)."""
+    with both exact scores and the passage fields; the caller fuses (rag.store.base.hybrid_top).
+
+    ``exact``: the dense leg scans every row instead of the HNSW index (``+ 0`` in the ORDER BY
+    hides it from the planner): exact, for tables small enough to scan."""
     t = names(gen)
     where, params = filter_sql(filters)
     legs, union, scores = [], [], []
@@ -159,7 +159,9 @@ def search_sql(gen: int, mode: str, filters: Filters | None) -> tuple[sql.Compos
                      " JOIN {} p USING (pid)").format(t["passages"]) if filters else sql.SQL(""))]
         union.append("SELECT pid FROM kwleg")
     if with_dense:
-        legs.append(sql.SQL(_DENSE_LEG).format(passages=t["passages"], where=where))
+        legs.append(sql.SQL(_DENSE_LEG).format(passages=t["passages"], where=where,
+                                               order=sql.SQL("(p.embedding <#> %(q_vec)s::vector) + 0" if exact
+                                                             else "p.embedding <#> %(q_vec)s::vector")))
         union.append("SELECT pid FROM dense")
     dense = "-(p.embedding <#> %(q_vec)s::vector)" if with_dense else "0::float8"
     kw = _EXACT_BM25 if with_kw else "0::float8"

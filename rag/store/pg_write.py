@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 from collections import Counter
+from datetime import date
 from typing import Iterable, Sequence
 
 from psycopg import sql
@@ -64,7 +65,7 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
         t[table], sql.SQL(", ").join(map(sql.Identifier, cols))) for table, cols in
         (("passages", INSERT_COLUMNS), ("kw", KW_COLUMNS)))
     types = ["int8"] + ["text"] * 3 + ["int4", "int4"] + ["text"] * 2 + [
-        "text[]", "text", "text", "int4", "date", "vector", "int4[]", "int4[]", "int4"]
+        "text[]", "text", "text", "date", "int4", "vector", "int4[]", "int4[]", "int4"]
     next_pids = sql.SQL("SELECT nextval(pg_get_serial_sequence({}, 'pid')) FROM generate_series(1, %s)").format(
         sql.Literal(t["passages"].as_string(conn)))
     docs_sql = sql.SQL("INSERT INTO {} (doc_id, hash, title, source, passages) SELECT * FROM "
@@ -86,7 +87,7 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
                 c = u.chunks[i]
                 tid, tf, dl, vec = rows(a, ids, k1, b, avgdl)
                 copy.write_row((pid, c.id, c.doc_id, c.text, c.start, c.end, c.title, c.source, list(c.authors),
-                                c.outlet, c.date, i, parse_date(c.date), u.vectors[i], tid, tf, dl))
+                                c.outlet, c.date, _published(c), i, u.vectors[i], tid, tf, dl))
                 weights.append((pid, tid, vec))
                 totals[1] += dl
         with conn.cursor().copy(copy_kw) as copy:
@@ -110,6 +111,15 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
     if batch or docs:
         flush(batch, docs)
     return totals[0], totals[1], totals[2], avgdl if avgdl is not None else 1.0
+
+
+def _published(chunk) -> date | None:
+    """The passage's ISO publication date (``Chunk.published``, else parsed from its byline date)."""
+    iso = getattr(chunk, "published", None)
+    try:
+        return date.fromisoformat(iso) if iso else parse_date(chunk.date)
+    except ValueError:
+        return parse_date(chunk.date)
 
 
 def reweight_if_drifted(conn, gen: int, n: int, total: int, ref: float) -> float:

@@ -27,7 +27,7 @@ from .pg_write import build_generation, apply_change, read_state
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x72616721  # pg_advisory_xact_lock key of index writers ("rag!")
-OPTIONS = ("ef_search", "connect_timeout")
+OPTIONS = ("ef_search", "exact_below", "connect_timeout")
 WRITING = "writing the index"
 
 
@@ -36,11 +36,13 @@ class PostgresStore(Store):
 
     name = "postgres"
 
-    def __init__(self, url: str, *, ef_search: int = 200, connect_timeout: int = 5) -> None:
+    def __init__(self, url: str, *, ef_search: int = 200, exact_below: int = 20_000,
+                 connect_timeout: int = 5) -> None:
         self._url = url
         self._secret = password_of(url)
         self.label = store_label(url)
         self.ef_search = int(ef_search)
+        self.exact_below = int(exact_below)  # dense search scans all rows below this many passages
         self._lock = threading.RLock()
         self._state: dict | None = None
         self._expect: dict | None = None
@@ -172,7 +174,7 @@ class PostgresStore(Store):
             if mode != "dense":
                 terms, counts = query_terms(query_text, analyzer_of(state["settings"].get("bm25")))
                 params.update(q_terms=terms, q_counts=counts)
-            stmt, fparams = search_sql(state["gen"], mode, filters)
+            stmt, fparams = search_sql(state["gen"], mode, filters, exact=state["n"] < self.exact_below)
             return self._conn.execute(stmt, {**params, **fparams}).fetchall()
         rows = self._read("searching", run, default=[])
         if not rows:
@@ -219,7 +221,8 @@ class PostgresStore(Store):
         if state:
             out.update(passages=int(state["n"]), documents=int(state["documents"]), generation=state["gen"],
                        dim=state["dim"], avgdl=state["total_len"] / state["n"] if state["n"] else 0.0,
-                       avgdl_ref=state["avgdl_ref"], hnsw_ef_search=self.ef_search)
+                       avgdl_ref=state["avgdl_ref"], hnsw_ef_search=self.ef_search,
+                       dense_search="exact" if state["n"] < self.exact_below else "hnsw")
         return out
 
     def close(self) -> None:
@@ -228,9 +231,10 @@ class PostgresStore(Store):
 
 
 def _chunk(r) -> Chunk:
-    cid, doc_id, text, start, end, title, source, authors, outlet, date = r
+    cid, doc_id, text, start, end, title, source, authors, outlet, date, published = r
     return Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, title=title, source=source,
-                 authors=tuple(authors or ()), outlet=outlet, date=date)
+                 authors=tuple(authors or ()), outlet=outlet, date=date,
+                 published=published.isoformat() if published else None)
 
 
 @STORES.register("postgres")
@@ -239,5 +243,6 @@ def open_postgres(settings, **options) -> PostgresStore:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise RagError(f"unknown postgres store option(s) {', '.join(unknown)}; valid: {', '.join(OPTIONS)}")
-    options.setdefault("ef_search", getattr(settings, "pg_ef_search", 200))
+    options.setdefault("ef_search", settings.pg_ef_search)
+    options.setdefault("exact_below", settings.pg_exact_below)
     return PostgresStore(settings.store, **options)

@@ -45,12 +45,14 @@ class PostingsBuilder:
         self._flush()
         remap = np.full(part.size, -1, np.int64)
         remap[keep] = self.rows + np.arange(len(keep))
-        get = self.vocab.setdefault
-        tid_of = np.fromiter((get(t, len(self.vocab)) for t in part.terms), np.int64, len(part.terms))
-        tids = np.repeat(tid_of, np.diff(part.ptr))
+        term_of = np.repeat(np.arange(len(part.terms)), np.diff(part.ptr))
         rows = remap[part.rows]
         ok = rows >= 0
-        self._tids.append(tids[ok].astype(np.int32))
+        live_terms = np.unique(term_of[ok])  # terms of deleted rows only are not carried over
+        get = self.vocab.setdefault
+        new_id = np.zeros(len(part.terms), np.int64)
+        new_id[live_terms] = [get(part.terms[t], len(self.vocab)) for t in live_terms]
+        self._tids.append(new_id[term_of[ok]].astype(np.int32))
         self._rows.append(rows[ok].astype(np.int32))
         self._tfs.append(np.asarray(part.tfs)[ok])
         self.doclen.append(np.asarray(part.doclen)[keep])

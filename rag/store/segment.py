@@ -126,8 +126,11 @@ class SegmentWriter:
     def abort(self) -> None:
         import shutil
 
-        self._chunks.close()
-        self.vectors.abort()
+        for close in (self._chunks.close, self.vectors.abort):
+            try:  # closing flushes; on a full disk that fails again, and the folder must still go
+                close()
+            except OSError:
+                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -150,6 +153,12 @@ class Segment:
         self._fd = os.open(folder / "chunks.jsonl", os.O_RDONLY)
         self._docs_fd = os.open(folder / "docs.json", os.O_RDONLY)
         self._vec_fd = os.open(folder / vectors.FILE, os.O_RDONLY)
+        _, d, ntotal = vectors.header(self._vec_fd)  # 16 bytes: the index itself is read on first use
+        if ntotal != self.size or (dim is not None and d != dim):
+            self.close()
+            raise ValueError(f"{self.name}/{vectors.FILE} holds {ntotal} vectors of {d} dimensions, "
+                             f"{self.size} of {dim} expected")
+        self.n_docs = int(meta["docs"])
         self._index = None
         self._index_lock = threading.Lock()
         self._docs: dict | None = None
@@ -189,7 +198,8 @@ class Segment:
         if self._docs is None:
             size = os.fstat(self._docs_fd).st_size
             docs = json.loads(os.pread(self._docs_fd, size, 0))
-            if not isinstance(docs, dict) or set(docs) != set(DOC_FIELDS):
+            if not isinstance(docs, dict) or set(docs) != set(DOC_FIELDS) or \
+                    any(not isinstance(v, list) or len(v) != self.n_docs for v in docs.values()):
                 raise ValueError(f"{self.name}/docs.json has an unexpected shape")
             self._docs = docs
         return self._docs

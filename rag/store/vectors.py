@@ -1,13 +1,15 @@
 """A segment's vectors in one FAISS file: exact (``IndexFlatIP``) or, from ``ann_threshold``
-passages on, approximate: ``ivf`` (``IndexIVFFlat``, sqrt(N) lists, ``nprobe`` searched; the
-default, because it builds in minutes where HNSW takes an hour at a million vectors on two
-busy cores) or ``hnsw`` (``IndexHNSWFlat``). Each holds each vector once; scores of any row
-are read back from it (``reconstruct_batch``), no NumPy copy is kept.
+passages on, approximate: ``hnsw`` (``IndexHNSWFlat``, the default: recall@10 0.98 at
+efSearch 128 on real MiniLM vectors, BENCHMARKS.md) or ``ivf`` (``IndexIVFFlat``, sqrt(N) lists,
+``nprobe`` searched: far quicker to build, but it needs a large share of lists probed for the
+same recall). Each holds each vector once; scores of any row are read back from it
+(``reconstruct_batch``), no NumPy copy is kept.
 """
 from __future__ import annotations
 
 import logging
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,7 @@ class AnnParams:
     """When and how a segment gets an approximate index instead of an exact one."""
 
     threshold: int = 200_000  # passages in a segment from which the approximate index is used
-    kind_name: str = "ivf"  # ivf or hnsw
+    kind_name: str = "hnsw"  # hnsw or ivf
     nprobe: int = 32  # ivf: lists searched
     m: int = 32  # hnsw: links per vector
     ef_construction: int = 64
@@ -96,6 +98,18 @@ class VectorWriter:
 
     def abort(self) -> None:
         self._fh.close()
+
+
+FOURCC = {b"IxFI": "flat", b"IHNf": "hnsw", b"IwFl": "ivf"}
+
+
+def header(fd: int) -> tuple[str, int, int]:
+    """(kind, dimension, rows) from a FAISS file's first 16 bytes, without reading the index."""
+    head = os.pread(fd, 16, 0)
+    if len(head) < 16 or head[:4] not in FOURCC:
+        raise ValueError(f"{FILE} is not a FAISS index of an expected type")
+    d, ntotal = struct.unpack("<iq", head[4:16])
+    return FOURCC[head[:4]], d, ntotal
 
 
 def open_index(path: Path) -> faiss.Index:
