@@ -49,7 +49,8 @@ class Assistant:
         self._store: Store | None = None
         self._answerers: dict[str, Answerer] = {}
         self._chat = ChatClient.from_settings(settings)  # for follow-up rewriting; connects on first use
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one rebuild at a time; questions never wait for it
+        self._answerers_lock = threading.Lock()  # each answerer (and its models) is made once
 
     @classmethod
     def open(cls, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None, *,
@@ -213,9 +214,14 @@ class Assistant:
 
     def answerer(self, name: str | None = None) -> Answerer:
         name = check_name(name, "answerer") or self.settings.answerer
-        if name not in self._answerers:
-            self._answerers[name] = get_answerer(name, settings=self.settings, embedder=self.embedder)
-        return self._answerers[name]
+        worker = self._answerers.get(name)
+        if worker is None:
+            with self._answerers_lock:
+                worker = self._answerers.get(name)
+                if worker is None:
+                    worker = get_answerer(name, settings=self.settings, embedder=self.embedder)
+                    self._answerers[name] = worker
+        return worker
 
     def answerer_names(self) -> list[str]:
         """Answerers usable now (the LLM one only when an endpoint is configured)."""

@@ -117,6 +117,8 @@ class Settings:
     # precision of the sentence-transformers backend's ONNX export, for passages and questions alike:
     # "fp32" (the model's own vectors) or "int8" (quantised: faster index builds; BENCHMARKS.md)
     embed_precision: str = "fp32"
+    # the chat page: questions (page and /ask) answered at the same time; more wait in Gradio's queue
+    concurrency: int = 4
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -144,6 +146,8 @@ class Settings:
             raise RagError("pg_ef_search must be at least 1")
         if not self.max_file_mb > 0:
             raise RagError("max_file_mb must be more than 0")
+        if not 1 <= self.concurrency <= 64:
+            raise RagError("concurrency must be from 1 to 64")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""

@@ -141,7 +141,7 @@ class Citation:
 def _passage_dict(chunk: Chunk) -> dict[str, Any]:
     """A passage as it appears in an answer's JSON: where it is from, and its text."""
     return {"id": chunk.id, "doc_id": chunk.doc_id, "title": chunk.title, "authors": list(chunk.authors),
-            "outlet": chunk.outlet, "date": chunk.date, "source": chunk.source,
+            "outlet": chunk.outlet, "date": chunk.date, "published": chunk.published, "source": chunk.source,
             "start": chunk.start, "end": chunk.end, "passage": chunk.text}
 
 

@@ -337,6 +337,14 @@ def test_api_endpoint_takes_options_and_history(client):
 
 
 @pytest.mark.slow
+def test_api_endpoint_filters_before_ranking(client):
+    res = client.predict("What did the authors say about Russia?", k=4, outlet="Substack", api_name="/ask")
+    assert len(res["hits"]) == 4 and {h["outlet"] for h in res["hits"]} == {"Substack"}
+    since = client.predict("What did the authors say about Russia?", since="2025-04-01", api_name="/ask")
+    assert since["hits"] and all(h["date"] and h["published"] >= "2025-04-01" for h in since["hits"])
+
+
+@pytest.mark.slow
 def test_api_endpoint_reports_bad_question(client):
     from gradio_client.exceptions import AppError
 

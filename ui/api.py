@@ -2,20 +2,32 @@
 
 ``make_api_ask(assistant)`` returns the endpoint function that ``app.build_app`` registers
 with ``gr.api``; it returns ``Answer.to_dict()``, the same shape as ``rag ask --json``.
+Arguments are checked before any work: a refused call raises ``gr.Error`` with the reason
+(``gradio_client`` raises ``AppError`` with it) and logs one line on the server console,
+not a traceback.
 """
 # No `from __future__ import annotations`: gr.api reads the endpoint's real type hints.
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gradio as gr  # the package's __init__ has turned Gradio's analytics off
 
+from rag.config import MODES
 from rag.errors import RagError
+from rag.types import Filters
 
 log = logging.getLogger(__name__)
 
 API_NAME = "ask"
 MAX_K = 20
+MAX_HISTORY = 100  # messages; only the last few are used to rewrite a follow-up
+MAX_TURN_CHARS = 20_000
+ROLES = ("user", "assistant")
+
+
+class ApiArgumentError(RagError, ValueError):
+    """An ``/ask`` argument of the wrong type, shape or range."""
 
 
 def error_text(exc: Exception) -> str:
@@ -26,21 +38,111 @@ def error_text(exc: Exception) -> str:
     return "Something went wrong on the server (see its log); please try again."
 
 
+def refusal(exc: Exception) -> gr.Error:
+    """The ``gr.Error`` for a refused request; logs one line (Gradio prints no traceback for it)."""
+    msg = error_text(exc)
+    if isinstance(exc, (RagError, ValueError)):
+        log.warning("/%s refused: %s", API_NAME, " ".join(msg.split())[:300])
+    return gr.Error(msg, print_exception=False)
+
+
+def _text(value: Any, what: str) -> str:
+    """``value`` if it is a string of valid Unicode (no lone surrogates), else an ApiArgumentError."""
+    if not isinstance(value, str):
+        raise ApiArgumentError(f"{what} must be text, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiArgumentError(f"{what} holds a character that is not valid text (a lone surrogate at "
+                               f"position {exc.start}): remove it") from None
+    return value
+
+
+def check_k(k: Any) -> int | None:
+    """0 -> None (the server's default); a whole number 1..MAX_K -> itself."""
+    if isinstance(k, float) and k.is_integer():
+        k = int(k)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ApiArgumentError(f"k must be a whole number from 1 to {MAX_K} (0 = the server's default), "
+                               f"got {type(k).__name__} {str(k)[:40]!r}")
+    if not 0 <= k <= MAX_K:
+        raise ApiArgumentError(f"k must be from 1 to {MAX_K} (0 = the server's default), got {k}")
+    return k or None
+
+
+def check_choice(value: Any, valid: Sequence[str], what: str) -> str | None:
+    """"" -> None (the server's default); a valid name -> itself; else an error listing the valid ones."""
+    value = _text(value, what)
+    if value and value not in valid:
+        raise ApiArgumentError(f"unknown {what} {value[:60]!r}; valid: {', '.join(valid)}")
+    return value or None
+
+
+def check_history(history: Any) -> list[dict] | None:
+    """None/[] -> None; a list of {"role": "user"|"assistant", "content": str} -> those two keys of each."""
+    if history is None:
+        return None
+    if not isinstance(history, list):
+        raise ApiArgumentError('history must be a list of {"role": ..., "content": ...} messages, '
+                               f"got {type(history).__name__}")
+    if len(history) > MAX_HISTORY:
+        raise ApiArgumentError(f"history holds {len(history)} messages; the limit is {MAX_HISTORY}")
+    clean = []
+    for i, item in enumerate(history):
+        if not isinstance(item, dict) or "role" not in item or "content" not in item:
+            raise ApiArgumentError(f'history[{i}] must be a {{"role": ..., "content": ...}} message, '
+                                   f"got {type(item).__name__}")
+        if item["role"] not in ROLES:
+            raise ApiArgumentError(f"history[{i}] has role {str(item['role'])[:40]!r}; valid: {', '.join(ROLES)}")
+        content = _text(item["content"], f"history[{i}] content")
+        if len(content) > MAX_TURN_CHARS:
+            raise ApiArgumentError(f"history[{i}] content is too long ({len(content):,} characters; "
+                                   f"the limit is {MAX_TURN_CHARS:,})")
+        clean.append({"role": item["role"], "content": content})
+    return clean or None
+
+
 def make_api_ask(assistant: Any) -> Callable[..., dict]:
     """The ``/ask`` endpoint function over ``assistant`` (a ``rag.Assistant``)."""
 
     def api_ask(question: str, k: int = 0, mode: str = "", answerer: str = "",
-                history: list[dict] | None = None) -> dict:
+                history: list[dict] | None = None, outlet: str = "", author: str = "", article: str = "",
+                since: str = "", until: str = "") -> dict:
         """Answer ``question`` from the articles. k=0, mode="" and answerer="" use the server's
-        defaults; history is the conversation so far as [{"role": ..., "content": ...}].
+        defaults; history is the conversation so far as [{"role": ..., "content": ...}];
+        outlet/author/article/since/until ("" = any) keep only matching passages, before ranking.
         Returns the answer as ``rag ask --json`` prints it: {text, answered, answerer, notice,
         unsupported, citations: [{n, title, authors, outlet, date, source, start, end, passage,
         quote, quote_start, quote_end}], hits: [{rank, score, title, ..., passage}]}."""
         try:
-            answer = assistant.ask(question, k=int(k) or None, mode=mode or None, answerer=answerer or None,
-                                   history=list(history or []) or None)
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(error_text(exc)) from None
-        return answer.to_dict()
+            args = dict(k=check_k(k), mode=check_choice(mode, MODES, "mode"),
+                        answerer=check_choice(answerer, assistant.answerer_names(), "answerer"),
+                        history=check_history(history),
+                        filters=Filters(**{name: _text(value, name) or None for name, value in (
+                            ("outlet", outlet), ("author", author), ("article", article),
+                            ("since", since), ("until", until))}))
+            question = assistant.check_question(_text(question, "the question"))
+            return assistant.ask(question, **args).to_dict()
+        except Exception as exc:  # noqa: BLE001 - a message for the caller, one line in the log
+            raise refusal(exc) from None
 
     return api_ask
+
+
+def quiet_short_calls(app: gr.Blocks) -> None:
+    """Make Gradio's own refusal of an ``/ask`` call with too few values (raw HTTP; gradio_client
+    fills in the defaults) a clear one-line error too, instead of a ValueError and its traceback."""
+    check = getattr(app, "validate_inputs", None)
+    if check is None:  # another Gradio version: nothing to adapt
+        return
+
+    def validate_inputs(block_fn, inputs):
+        try:
+            check(block_fn, inputs)
+        except ValueError:
+            if getattr(block_fn, "api_name", None) != API_NAME:
+                raise
+            raise refusal(ApiArgumentError(
+                f"/{API_NAME} takes 5 values (question, k, mode, answerer, history), got {len(inputs)}")) from None
+
+    app.validate_inputs = validate_inputs

@@ -17,6 +17,7 @@ from rag.config import MODES, Settings
 from rag.ingest import SUFFIXES  # the file types the engine can read
 
 from .api import API_NAME, MAX_K, make_api_ask
+from .uploads import UPLOAD_CACHE
 from .chat import ANY, Chat, empty_conversation, restore
 from .documents import Library, documents_panel
 
@@ -54,7 +55,7 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
     default_answerer = settings.answerer if settings.answerer in names else (names[0] if names else None)
     chat_h, lib = Chat(assistant), Library(assistant)
 
-    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as app:
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False, delete_cache=UPLOAD_CACHE) as app:
         gr.Markdown("## Ask the articles\nAnswers come only from the indexed articles, each sentence "
                     "cited as [n]: click one to open its source, the supporting sentence highlighted.")
         saved = gr.BrowserState(empty_conversation(), storage_key=STORAGE_KEY)
@@ -126,8 +127,8 @@ def build_app(assistant: Any, examples: Sequence[str] | None = None) -> gr.Block
                     queue=False, **private)
         chatbot.clear(lambda: (empty_conversation(), ""), None, [saved, ask_message], queue=False, **private)
         files.upload(lib.add_files, [files], [upload_message, files], show_progress="full", show_progress_on=[files],
-                     **private) \
-            .then(lib.view, None, view_outputs, **private)
+                     preprocess=False, **private) \
+            .then(lib.view, None, view_outputs, **private)  # preprocess=False: raw FileData, see uploads.py
         refresh.click(lib.view, None, view_outputs, **private)
         app.load(restore, [saved], [chatbot], **private)
         app.load(lib.view, None, view_outputs, **private)

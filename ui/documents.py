@@ -8,7 +8,6 @@ import queue
 import threading
 import time
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -16,6 +15,7 @@ import gradio as gr
 from .api import error_text
 from .chat import ANY
 from .panels import render_file, render_message, render_progress, render_status, report_text
+from .uploads import discard, label, shown_name, uploaded
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +48,21 @@ class Library:
         (the stage, passages n/N and the time left, from ``add_document``'s progress callback).
 
         Yields (upload message, file box)."""
-        paths = [files] if isinstance(files, str) else list(files or [])
+        paths = uploaded(files)  # (temp path, name on the user's machine), each removed once read
         if not paths:
             yield render_message("Choose a file first."), gr.skip()
             return
         lines: list[str] = []
-        for i, p in enumerate(paths):
-            name = Path(p).name
-            lines.append(render_progress(name, i, len(paths), "reading and splitting"))
+        for i, (p, original) in enumerate(paths):
+            name, shown = p.name, label(original, p.name)  # Gradio's clean name: no folders or control characters
+            lines.append(render_progress(shown, i, len(paths), "reading and splitting"))
             yield "".join(lines), gr.skip()
             updates: queue.Queue = queue.Queue()
-            job = _Job(lambda: self.assistant.add_document(name, Path(p).read_bytes(),
-                                                           progress=lambda *u: updates.put(u)))
+            try:
+                data = p.read_bytes()
+            finally:
+                discard(p)
+            job = _Job(lambda: self.assistant.add_document(name, data, progress=lambda *u: updates.put(u)))
             started: dict[str, float] = {}
             while job.running() or not updates.empty():
                 try:
@@ -68,14 +71,15 @@ class Library:
                     continue
                 t0 = started.setdefault(stage, time.monotonic())
                 left = (time.monotonic() - t0) / done * (total - done) if 0 < done < total else None
-                lines[-1] = render_progress(name, i, len(paths), stage, done, total, left)
-                progress(done / total if total else None, desc=f"{name}: {stage}")
+                lines[-1] = render_progress(shown, i, len(paths), stage, done, total, left)
+                progress(done / total if total else None, desc=f"{shown}: {stage}")
                 yield "".join(lines), gr.skip()
             try:  # add_document refuses bad names, types, sizes, contents and duplicates, saying why
-                lines[-1] = render_message(report_text(name, job.result()), ok=True)
+                lines[-1] = render_message(report_text(shown, job.result()), ok=True)
             except Exception as exc:  # noqa: BLE001 - show it, keep serving
                 msg = error_text(exc)
-                lines[-1] = render_message(msg if name in msg else f"{name}: {msg}")
+                lines[-1] = render_message(msg if name in msg and original == name
+                                           else f"{shown_name(original)}: {msg}")
             yield "".join(lines), gr.skip()
         yield "".join(lines), None
 

@@ -1,7 +1,9 @@
 """Serving the page: ``serve()`` opens the assistant and launches the page (``rag serve``).
 
 Where it listens and whether it asks for a login come from ``Settings`` (``host``, ``port``,
-``auth``: ``RAG_HOST``, ``RAG_PORT``, ``RAG_AUTH``), read once by the caller.
+``auth``: ``RAG_HOST``, ``RAG_PORT``, ``RAG_AUTH``), read once by the caller, and so does how
+many questions are answered at once (``concurrency``, ``RAG_CONCURRENCY``; the rest wait in
+Gradio's queue).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from rag.assistant import MAX_UPLOAD_BYTES, Assistant
 from rag.config import Settings
 from rag.errors import RagError
 
+from .api import quiet_short_calls
 from .app import build_app
 
 log = logging.getLogger(__name__)
@@ -73,7 +76,8 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
         assistant = Assistant.open(settings=settings, progress=sys.stderr.isatty())
     assistant.warm_up()
     app = build_app(assistant)
-    app.queue(default_concurrency_limit=1)
+    quiet_short_calls(app)
+    app.queue(default_concurrency_limit=settings.concurrency)  # RAG_CONCURRENCY questions at once
     app.launch(server_name=host, server_port=port, share=share, auth=login, inbrowser=open_browser,
                prevent_thread_lock=not block, quiet=False, **launch_kwargs())
     return app
