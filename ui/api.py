@@ -129,6 +129,9 @@ def make_api_ask(assistant: Any) -> Callable[..., dict]:
     return api_ask
 
 
+API_PARAMETERS = ("question", "k", "mode", "answerer", "history", "outlet", "author", "article", "since", "until")
+
+
 def quiet_short_calls(app: gr.Blocks) -> None:
     """Make Gradio's own refusal of an ``/ask`` call with too few values (raw HTTP; gradio_client
     fills in the defaults) a clear one-line error too, instead of a ValueError and its traceback."""
@@ -143,6 +146,7 @@ def quiet_short_calls(app: gr.Blocks) -> None:
             if getattr(block_fn, "api_name", None) != API_NAME:
                 raise
             raise refusal(ApiArgumentError(
-                f"/{API_NAME} takes 5 values (question, k, mode, answerer, history), got {len(inputs)}")) from None
+                f"/{API_NAME} takes {len(API_PARAMETERS)} values ({', '.join(API_PARAMETERS)}), "
+                f"got {len(inputs)}")) from None
 
     app.validate_inputs = validate_inputs
