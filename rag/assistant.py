@@ -118,14 +118,8 @@ class Assistant:
         return self._retriever
 
     def status(self) -> dict:
-        """Documents, passages, model and build time of the live index."""
-        m = self.retriever.store.manifest() or {}
-        docs = self.store.documents()
-        st = self.store.status()
-        return {"documents": len(docs), "passages": m.get("passages", 0),
-                "model": m.get("embedder", {}).get("model_id"), "built_at": m.get("built_at"),
-                "index_dir": str(self.settings.index_dir), "store": st["backend"], "location": st["location"],
-                "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}
+        """Documents, passages, model and build time of the live index (see ``catalog.status``)."""
+        return catalog.status(self.retriever.store, self.settings.index_dir)
 
     def documents(self) -> list[dict]:
         """Every indexed article: ``{id, title, source, authors, outlet, date, published, passages}``."""

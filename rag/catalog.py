@@ -43,3 +43,14 @@ def article(store, seeds_dir: Path, doc_id: str) -> Document:
     if not found:
         raise RagError(f"{meta['source']} no longer holds the article {meta['title']!r}; rebuild the index")
     return found[0]
+
+
+def status(store, index_dir) -> dict:
+    """What the live index holds: counts, model, build time, where it is, titles, skipped files."""
+    m = store.manifest() or {}
+    docs = store.documents()
+    st = store.status()
+    return {"documents": len(docs), "passages": m.get("passages", 0),
+            "model": m.get("embedder", {}).get("model_id"), "built_at": m.get("built_at"),
+            "index_dir": str(index_dir), "store": st["backend"], "location": st["location"],
+            "titles": [d["title"] for d in docs.values()], "skipped": m.get("skipped", [])}

@@ -3,7 +3,7 @@ import pytest
 from helpers import SEED
 from rag.chunk import Chunker, TokenLimit, index_text, sentence_spans
 from rag.errors import RagError
-from rag.indexer import chunk_documents
+from rag.passages import chunk_documents
 from rag.ingest import split_documents
 from rag.types import Document
 

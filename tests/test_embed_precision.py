@@ -11,7 +11,8 @@ from rag.chunk import Chunker, index_text
 from rag.config import Settings
 from rag.embed import embedder_for, get_embedder
 from rag.errors import RagError
-from rag.indexer import build_index, chunk_documents
+from rag.indexer import build_index
+from rag.passages import chunk_documents
 from rag.ingest import read_seeds, split_documents
 from rag.store.local import LocalStore
 
