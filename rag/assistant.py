@@ -14,6 +14,7 @@ from .chunk import Chunker
 from .config import Settings
 from .documents import commit_upload, safe_filename, seed_file, stage_upload
 from .embed import Embedder, embedder_for
+from .embed.cached import CachedEmbedder
 from .arguments import (check_filters, check_history, check_k, check_mode_arg, check_model_path, check_name,
                         check_text)
 from .errors import ArgumentError, IndexMissingError, RagError
@@ -43,6 +44,8 @@ class Assistant:
         if embedder is None:
             check_model_path(settings.embed_model)
         self.embedder = embedder or embedder_for(settings)
+        # questions, and the sentences answerers read, are embedded once per process (rag.embed.cached)
+        self._vectors = CachedEmbedder(self.embedder, settings.vector_cache)
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None
@@ -93,7 +96,7 @@ class Assistant:
         with self._lock:
             expect = expected_manifest(self.embedder, self.chunker, self.analyzer)
             self.store.check(expect)
-            self._retriever = Retriever(self.store, self.embedder, mode=self.settings.mode,
+            self._retriever = Retriever(self.store, self._vectors, mode=self.settings.mode,
                                         weight=self.settings.dense_weight, reranker=self._reranker())
 
     @property
@@ -213,7 +216,7 @@ class Assistant:
             with self._answerers_lock:
                 worker = self._answerers.get(name)
                 if worker is None:
-                    worker = get_answerer(name, settings=self.settings, embedder=self.embedder)
+                    worker = get_answerer(name, settings=self.settings, embedder=self._vectors)
                     self._answerers[name] = worker
         return worker
 

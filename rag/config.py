@@ -11,6 +11,13 @@ from .errors import RagError
 MODES = ("dense", "bm25", "hybrid")
 QUERY_RUNTIMES = ("onnx", "torch")
 EMBED_PRECISIONS = ("fp32", "int8")
+ANN_KINDS = ("ivf", "hnsw")
+# numeric settings: (lowest, highest or None)
+_RANGES = {"chunk_tokens": (16, None), "chunk_overlap": (0, None), "k": (1, None), "hybrid_weight": (0.0, 1.0),
+           "ann_threshold": (0, None), "ann_nprobe": (1, None), "ann_ef_search": (1, None),
+           "merge_factor": (2, None), "cleanup_grace": (0.0, None), "ray_concurrency": (1, None),
+           "ray_batch_size": (1, None), "ray_num_gpus": (0.0, None), "pg_ef_search": (1, None),
+           "concurrency": (1, 64), "vector_cache": (0, None)}
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
@@ -81,6 +88,8 @@ class Settings:
     # runtime: threads and caches (0 = automatic)
     faiss_threads: int = 1
     onnx_threads: int = 0
+    # sentence vectors the answerers keep between questions (rag.embed.cached; 0 = none)
+    vector_cache: int = 20_000
     cache_dir: Path = field(default_factory=default_cache_dir)
     # the chat page
     host: str = "127.0.0.1"
@@ -121,33 +130,24 @@ class Settings:
     concurrency: int = 4
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # Settings(k="5") is a RagError, not a TypeError further on
+            if str(f.type) == "Path" and isinstance(getattr(self, f.name), str):
+                object.__setattr__(self, f.name, Path(getattr(self, f.name)))
+            _check_type(f.name, getattr(self, f.name), str(f.type))
         check_mode(self.mode)
-        if self.query_runtime not in QUERY_RUNTIMES:
-            raise RagError(f"unknown query_runtime {self.query_runtime!r}; valid: {', '.join(QUERY_RUNTIMES)}")
-        if self.embed_precision not in EMBED_PRECISIONS:
-            raise RagError(f"unknown embed_precision {self.embed_precision!r}; valid: {', '.join(EMBED_PRECISIONS)}")
-        if self.chunk_tokens < 16:
-            raise RagError("chunk_tokens must be at least 16")
-        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2 + 1:
+        for name, valid in (("query_runtime", QUERY_RUNTIMES), ("embed_precision", EMBED_PRECISIONS),
+                            ("ann_kind", ANN_KINDS)):
+            if getattr(self, name) not in valid:
+                raise RagError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not (low <= value and (high is None or value <= high)):
+                bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+                raise RagError(f"{name} must be {bound}, got {value!r}")
+        if not self.chunk_overlap <= self.chunk_tokens // 2:
             raise RagError("chunk_overlap must be between 0 and half of chunk_tokens")
-        if self.k < 1:
-            raise RagError("k must be at least 1")
-        if self.hybrid_weight is not None and not 0.0 <= self.hybrid_weight <= 1.0:
-            raise RagError("hybrid_weight must be between 0 and 1")
-        if self.ann_kind not in ("ivf", "hnsw"):
-            raise RagError(f"unknown ann_kind {self.ann_kind!r}; valid: ivf, hnsw")
-        if min(self.ann_ef_search, self.ann_nprobe) < 1 or self.ann_threshold < 0 or self.merge_factor < 2 \
-                or self.cleanup_grace < 0:
-            raise RagError("ann_threshold must be >= 0, ann_nprobe and ann_ef_search >= 1, merge_factor >= 2, "
-                           "cleanup_grace >= 0")
-        if self.ray_concurrency < 1 or self.ray_batch_size < 1 or self.ray_num_gpus < 0:
-            raise RagError("ray_concurrency and ray_batch_size must be at least 1, ray_num_gpus at least 0")
-        if self.pg_ef_search < 1:
-            raise RagError("pg_ef_search must be at least 1")
         if not self.max_file_mb > 0:
             raise RagError("max_file_mb must be more than 0")
-        if not 1 <= self.concurrency <= 64:
-            raise RagError("concurrency must be from 1 to 64")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""
@@ -186,6 +186,22 @@ class Settings:
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url or self.llm_api_key)
+
+
+def _check_type(name: str, value, declared: str) -> None:
+    """A RagError unless ``value`` fits the field's declared type (int, float, str, bool, Path)."""
+    if value is None and "None" in declared:
+        return
+    base = declared.split("|")[0].strip()
+    ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool),
+          "Path": lambda v: isinstance(v, Path)}.get(base)
+    if ok is not None and not ok(value):
+        raise RagError(f"{name} must be {_NOUNS.get(base, base)}, got {value!r}")
+
+
+_NOUNS = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false", "Path": "a path"}
 
 
 def _convert(name: str, raw: str):

@@ -256,3 +256,24 @@ def test_bad_filters_are_clear_errors(fake_assistant, filters, message):
 def test_blank_filters_are_no_filters(fake_assistant):
     assert fake_assistant.search("tanks", k=5, filters=Filters(outlet="  ", since="")) == \
         fake_assistant.search("tanks", k=5)
+
+
+def test_sentences_and_questions_are_embedded_once_per_process(fake_assistant, fake_embedder):
+    start = len(fake_embedder.encoded)  # the index's passages
+    first = fake_assistant.ask("How many tanks did Russia produce in 2024?")
+    before = len(fake_embedder.encoded)
+    again = fake_assistant.ask("How many tanks did Russia produce in 2024?")
+    assert len(fake_embedder.encoded) == before  # nothing embedded again: the same passages' sentences
+    assert again.to_dict() == first.to_dict()
+    fake_assistant.ask("How many tanks did Russia build in 2024?")
+    # a question over mostly the same passages embeds only the sentences not seen before
+    assert len(fake_embedder.encoded) - before < (before - start) / 3
+
+
+def test_the_sentence_cache_can_be_turned_off(seeds, tmp_path, fake_embedder):
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", vector_cache=0)
+    a = Assistant.open(settings=settings, embedder=fake_embedder)
+    a.ask("How many tanks did Russia produce in 2024?")
+    before = len(fake_embedder.encoded)
+    a.ask("How many tanks did Russia produce in 2024?")
+    assert len(fake_embedder.encoded) > before

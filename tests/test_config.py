@@ -26,6 +26,26 @@ def test_bad_settings_say_what_is_wrong(env, message):
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"k": "5"}, "k must be a whole number, got '5'"),
+    ({"k": True}, "k must be a whole number"),
+    ({"llm_timeout": "soon"}, "llm_timeout must be a number"),
+    ({"hybrid_weight": 2}, "hybrid_weight must be from 0.0 to 1.0"),
+    ({"concurrency": 0}, "concurrency must be from 1 to 64"),
+    ({"ann_kind": "flat"}, "valid: ivf, hnsw"),
+    ({"vector_cache": -1}, "vector_cache must be at least 0"),
+    ({"embed_model": 3}, "embed_model must be text"),
+])
+def test_wrong_types_and_ranges_in_python_are_rag_errors(kwargs, message):
+    with pytest.raises(RagError, match=message):
+        Settings(**kwargs)
+
+
+def test_paths_given_as_text_become_paths(tmp_path):
+    s = Settings(seeds_dir=str(tmp_path))
+    assert s.seeds_dir == tmp_path and Settings(llm_timeout=5).llm_timeout == 5
+
+
 def test_hybrid_weight_defaults_to_the_value_tuned_for_the_backend():
     assert Settings().dense_weight == 0.5
     assert Settings(embed_backend="onnx").dense_weight == 0.7

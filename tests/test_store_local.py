@@ -206,6 +206,23 @@ def test_a_damaged_index_says_run_rag_index_and_rag_index_repairs_it(seeds, tmp_
     assert not _build(seeds, ix, fake_embedder).wrote
 
 
+def test_files_unchanged_since_their_last_check_are_not_read_again(seeds, tmp_path, fake_embedder, monkeypatch):
+    monkeypatch.setattr(files, "RACY_SECONDS", 0.0)  # no waiting for the coarse timestamps to age
+    ix = tmp_path / "ix"
+    store, segs = _two_segments(seeds, ix, fake_embedder)
+    read = []
+    real = files.digest
+    monkeypatch.setattr(files, "digest", lambda p, kind="crc32": read.append(p.name) or real(p, kind))
+    LocalStore(ix).check(deep=True)  # checks what was not checked since it was written
+    read.clear()
+    LocalStore(ix).check(deep=True)  # as a fresh `rag index` does
+    assert read == [] and all((s / files.VERIFIED).exists() for s in segs)
+    _damage("bad chunk line", store, _segment_of(store, "Late news"))  # same size, new bytes
+    with pytest.raises(IndexMissingError, match="chunks.jsonl does not match its checksum"):
+        LocalStore(ix).check()
+    assert read == ["chunks.jsonl"]  # only the changed file was read
+
+
 def test_a_second_writer_waits_for_the_first(seeds, tmp_path, fake_embedder, caplog):
     ix = tmp_path / "ix"
     _build(seeds, ix, fake_embedder)

@@ -81,20 +81,58 @@ def verify_files(folder: Path, files: dict, deep: bool) -> str | None:
     """None if every file matches its ``[size, checksum]``, else what is wrong (first problem).
 
     Sizes are always checked; checksums of files under 64 MB always, bigger ones when ``deep``.
+    A file whose stat (size, mtime, ctime, inode) is the one it had when its checksum last
+    matched is not read again (``VERIFIED`` in the segment folder, as git's index trusts
+    unchanged stats), so a fresh ``rag index`` reads only what changed; files modified within
+    ``RACY_SECONDS`` of the check are never remembered (timestamps are coarse).
     (Generations written before CRC32 hold a bare sha256, still understood.)
     """
+    memo = _read_memo(folder)
+    checked: dict[str, list] = {}
     for name, (size, want) in files.items():
         p = folder / name
         try:
-            have = p.stat().st_size
+            st = p.stat()
         except OSError:
             return f"{p.name} is missing from {folder.name}"
-        if have != size:
-            return f"{folder.name}/{name} has {have} bytes, {size} expected"
+        if st.st_size != size:
+            return f"{folder.name}/{name} has {st.st_size} bytes, {size} expected"
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, want]
+        if memo.get(name) == stamp or not (deep or size < HASH_ALL_BELOW):
+            continue
         kind = "crc32" if want.startswith("crc32:") else "sha256"
-        if (deep or size < HASH_ALL_BELOW) and digest(p, kind) != want:
+        if digest(p, kind) != want:
             return f"{folder.name}/{name} does not match its checksum"
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_SECONDS * 1e9:
+            checked[name] = stamp
+    if checked:
+        _write_memo(folder, {**memo, **checked})
     return None
+
+
+VERIFIED = "verified.json"
+RACY_SECONDS = 2.0
+
+
+def _read_memo(folder: Path) -> dict:
+    try:
+        memo = json.loads((folder / VERIFIED).read_bytes())
+        return memo if isinstance(memo, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_memo(folder: Path, memo: dict) -> None:
+    """Best effort (a read-only index is checked again next time): temporary file, rename."""
+    tmp = folder / f".{VERIFIED}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, folder / VERIFIED)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 @contextmanager
