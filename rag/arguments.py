@@ -6,7 +6,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from .config import MODES
 from .errors import ArgumentError, ModelPathError, QuestionError
@@ -41,22 +41,46 @@ def _lone_surrogate(text: str) -> int | None:
         return exc.start
 
 
-def check_k(k: Any) -> int | None:
-    """None (the default) or a whole number from 1 to MAX_K."""
-    if k is None:
+def check_str(value: Any, what: str) -> str:
+    """``value`` if it is text of valid Unicode (no lone surrogate), else an ArgumentError."""
+    if not isinstance(value, str):
+        raise ArgumentError(f"{what} must be text (str), not {_shown(value)}")
+    bad = _lone_surrogate(value)
+    if bad is not None:
+        raise ArgumentError(f"{what} holds an invalid character at position {bad + 1} (a lone surrogate): "
+                            "remove it")
+    return value
+
+
+def check_k(k: Any, max_k: int = MAX_K, zero_is_default: bool = False) -> int | None:
+    """None (the default; also 0 when ``zero_is_default``, as JSON callers send) or a whole
+    number from 1 to ``max_k`` (5.0 counts as 5)."""
+    default = " (0 = the default)" if zero_is_default else ""
+    if k is None or (zero_is_default and k == 0 and not isinstance(k, bool)):
         return None
+    if isinstance(k, float) and k.is_integer():
+        k = int(k)
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise ArgumentError(f"k must be a whole number from 1 to {MAX_K}, not {_shown(k)}")
-    if not 1 <= int(k) <= MAX_K:
-        raise ArgumentError(f"k must be from 1 to {MAX_K}, not {int(k)}")
+        raise ArgumentError(f"k must be a whole number from 1 to {max_k}{default}, not {_shown(k)}")
+    if not 1 <= int(k) <= max_k:
+        raise ArgumentError(f"k must be from 1 to {max_k}{default}, not {int(k)}")
     return int(k)
+
+
+def check_choice(value: Any, valid: Sequence[str], what: str, blank_is_default: bool = False) -> str | None:
+    """None (the default; also "" when ``blank_is_default``) or one of ``valid``; else an
+    ArgumentError listing them."""
+    if value is None or (blank_is_default and value == ""):
+        return None
+    value = check_str(value, what)
+    if value not in valid:
+        raise ArgumentError(f"unknown {what} {value[:60]!r}; valid: {', '.join(valid)}")
+    return value
 
 
 def check_mode_arg(mode: Any) -> str | None:
     """None (the default) or one of the retrieval modes."""
-    if mode is None or (isinstance(mode, str) and mode in MODES):
-        return mode
-    raise ArgumentError(f"mode must be one of {', '.join(MODES)}, not {_shown(mode)}")
+    return check_choice(mode, MODES, "mode")
 
 
 def check_name(value: Any, what: str) -> str | None:
@@ -66,21 +90,30 @@ def check_name(value: Any, what: str) -> str | None:
     raise ArgumentError(f"{what} must be a name (str), not {_shown(value)}")
 
 
-def check_history(history: Any) -> list[dict] | None:
-    """None, or the conversation so far: a list of ``{"role": "user"|"assistant", "content": str}``."""
+def check_history(history: Any, roles: Sequence[str] = ROLES, max_messages: int | None = None,
+                  max_chars: int | None = None) -> list[dict] | None:
+    """None, or the conversation so far: a list of ``{"role": ..., "content": str}`` (the two
+    keys of each are kept), at most ``max_messages`` of at most ``max_chars`` each when given."""
     if history is None:
         return None
     if isinstance(history, (str, bytes, dict)) or not isinstance(history, (list, tuple)):
         raise ArgumentError(f"history must be a list of {{'role': ..., 'content': ...}} messages, "
                             f"not {_shown(history)}")
-    for n, turn in enumerate(history, 1):
-        ok = isinstance(turn, dict) and turn.get("role") in ROLES and isinstance(turn.get("content"), str)
-        if not ok:
-            raise ArgumentError(f"history message {n} must be {{'role': 'user' or 'assistant', 'content': "
-                                f"text}}, not {_shown(turn)}")
-        if _lone_surrogate(turn["content"]) is not None:
-            raise ArgumentError(f"history message {n} holds an invalid character (a lone surrogate)")
-    return list(history) or None
+    if max_messages is not None and len(history) > max_messages:
+        raise ArgumentError(f"history holds {len(history)} messages; the limit is {max_messages}")
+    clean = []
+    for i, turn in enumerate(history):
+        if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
+            raise ArgumentError(f"history[{i}] must be a {{'role': ..., 'content': ...}} message, "
+                                f"not {_shown(turn)}")
+        if turn["role"] not in roles:
+            raise ArgumentError(f"history[{i}] has role {str(turn['role'])[:40]!r}; valid: {', '.join(roles)}")
+        content = check_str(turn["content"], f"history[{i}] content")
+        if max_chars is not None and len(content) > max_chars:
+            raise ArgumentError(f"history[{i}] content is too long ({len(content):,} characters; "
+                                f"the limit is {max_chars:,})")
+        clean.append({"role": turn["role"], "content": content})
+    return clean or None
 
 
 _FILTER_FIELDS = tuple(f.name for f in fields(Filters))

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from helpers import SEED, FakeEmbedder
-pytest_plugins = ["llm_servers", "pg_server"]  # fake_llm and llama_server; the real PostgreSQL server (pg_server, pg_url)
+pytest_plugins = ["llm_servers", "pg_server", "ui_helpers"]  # fake_llm and llama_server; the real PostgreSQL
+# server (pg_server, pg_url); the browser and a page on a module's `server`
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -10,14 +10,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-try:
-    from tests.llm_servers import FakeLLMServer
-    from tests.ui_helpers import (INDEX_TIMEOUT, TITLE, ask, choose, last_answer, launch_chromium, open_page,
-                                  running_app, wait_for_answers)
-except ImportError:
-    from llm_servers import FakeLLMServer
-    from ui_helpers import (INDEX_TIMEOUT, TITLE, ask, choose, last_answer, launch_chromium, open_page,
-                            running_app, wait_for_answers)
+from llm_servers import FakeLLMServer
+from ui_helpers import (INDEX_TIMEOUT, TITLE, ask, choose, last_answer, open_page, running_app, wait_for_answers)
 
 pytestmark = pytest.mark.slow
 
@@ -48,22 +42,6 @@ def server(tmp_path_factory, llm):
                      llm_timeout=5.0) as (url, seeds):
         yield url, seeds
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(server, browser):
-    pg = open_page(browser, server[0])
-    yield pg
-    pg.close()
 
 
 def test_ask_shows_answer_with_sources(page, tmp_path):

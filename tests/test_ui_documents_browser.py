@@ -8,12 +8,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-try:
-    from tests.ui_helpers import (INDEX_TIMEOUT, SEED_FILE, ask, choose, last_answer, launch_chromium,
-                                  open_page, running_app)
-except ImportError:
-    from ui_helpers import (INDEX_TIMEOUT, SEED_FILE, ask, choose, last_answer, launch_chromium, open_page,
-                            running_app)
+from ui_helpers import (INDEX_TIMEOUT, SEED_FILE, ask, choose, last_answer, running_app)
 
 pytestmark = pytest.mark.slow
 
@@ -33,22 +28,6 @@ def server(tmp_path_factory):
     with running_app(tmp_path_factory.mktemp("ui_docs")) as (url, seeds):
         yield url, seeds
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(server, browser):
-    pg = open_page(browser, server[0])
-    yield pg
-    pg.close()
 
 
 def upload(page, name: str, data: bytes, mime: str = "text/plain") -> None:

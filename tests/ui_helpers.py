@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -45,6 +47,25 @@ ANSWER_TIMEOUT = 120_000  # ms; the first question also warms the model up
 INDEX_TIMEOUT = 300_000
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(server, browser):
+    """A fresh page on the module's ``server`` (a ``(url, seeds)`` pair or an object with ``.url``)."""
+    pg = open_page(browser, server.url if hasattr(server, "url") else server[0])
+    yield pg
+    pg.close()
+
+
 def launch_chromium(playwright):
     """Debian's chromium, headless (never a downloaded browser)."""
     assert Path(CHROMIUM).exists(), "needs Debian's chromium: apt-get install chromium (or make install-test)"
@@ -54,7 +75,7 @@ def launch_chromium(playwright):
 def open_page(browser, url: str, width: int = 1400, height: int = 1000):
     """A fresh page (its own browser storage) on the chat, once the index status has loaded."""
     pg = browser.new_page(viewport={"width": width, "height": height})
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(60_000)
     pg.goto(url)
     pg.wait_for_selector("#question textarea")
     pg.wait_for_selector("#doc-list li.doc")  # the documents panel has loaded from the index

@@ -8,13 +8,14 @@ not a traceback.
 """
 # No `from __future__ import annotations`: gr.api reads the endpoint's real type hints.
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr  # the package's __init__ has turned Gradio's analytics off
 
+from rag.arguments import check_choice, check_history, check_k, check_str
 from rag.config import MODES
-from rag.errors import RagError
+from rag.errors import ArgumentError, RagError
 from rag.types import Filters
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,6 @@ MAX_K = 20
 MAX_HISTORY = 100  # messages; only the last few are used to rewrite a follow-up
 MAX_TURN_CHARS = 20_000
 ROLES = ("user", "assistant")
-
-
-class ApiArgumentError(RagError, ValueError):
-    """An ``/ask`` argument of the wrong type, shape or range."""
 
 
 def error_text(exc: Exception) -> str:
@@ -46,62 +43,6 @@ def refusal(exc: Exception) -> gr.Error:
     return gr.Error(msg, print_exception=False)
 
 
-def _text(value: Any, what: str) -> str:
-    """``value`` if it is a string of valid Unicode (no lone surrogates), else an ApiArgumentError."""
-    if not isinstance(value, str):
-        raise ApiArgumentError(f"{what} must be text, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ApiArgumentError(f"{what} holds a character that is not valid text (a lone surrogate at "
-                               f"position {exc.start}): remove it") from None
-    return value
-
-
-def check_k(k: Any) -> int | None:
-    """0 -> None (the server's default); a whole number 1..MAX_K -> itself."""
-    if isinstance(k, float) and k.is_integer():
-        k = int(k)
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise ApiArgumentError(f"k must be a whole number from 1 to {MAX_K} (0 = the server's default), "
-                               f"got {type(k).__name__} {str(k)[:40]!r}")
-    if not 0 <= k <= MAX_K:
-        raise ApiArgumentError(f"k must be from 1 to {MAX_K} (0 = the server's default), got {k}")
-    return k or None
-
-
-def check_choice(value: Any, valid: Sequence[str], what: str) -> str | None:
-    """"" -> None (the server's default); a valid name -> itself; else an error listing the valid ones."""
-    value = _text(value, what)
-    if value and value not in valid:
-        raise ApiArgumentError(f"unknown {what} {value[:60]!r}; valid: {', '.join(valid)}")
-    return value or None
-
-
-def check_history(history: Any) -> list[dict] | None:
-    """None/[] -> None; a list of {"role": "user"|"assistant", "content": str} -> those two keys of each."""
-    if history is None:
-        return None
-    if not isinstance(history, list):
-        raise ApiArgumentError('history must be a list of {"role": ..., "content": ...} messages, '
-                               f"got {type(history).__name__}")
-    if len(history) > MAX_HISTORY:
-        raise ApiArgumentError(f"history holds {len(history)} messages; the limit is {MAX_HISTORY}")
-    clean = []
-    for i, item in enumerate(history):
-        if not isinstance(item, dict) or "role" not in item or "content" not in item:
-            raise ApiArgumentError(f'history[{i}] must be a {{"role": ..., "content": ...}} message, '
-                                   f"got {type(item).__name__}")
-        if item["role"] not in ROLES:
-            raise ApiArgumentError(f"history[{i}] has role {str(item['role'])[:40]!r}; valid: {', '.join(ROLES)}")
-        content = _text(item["content"], f"history[{i}] content")
-        if len(content) > MAX_TURN_CHARS:
-            raise ApiArgumentError(f"history[{i}] content is too long ({len(content):,} characters; "
-                                   f"the limit is {MAX_TURN_CHARS:,})")
-        clean.append({"role": item["role"], "content": content})
-    return clean or None
-
-
 def make_api_ask(assistant: Any) -> Callable[..., dict]:
     """The ``/ask`` endpoint function over ``assistant`` (a ``rag.Assistant``)."""
 
@@ -115,13 +56,14 @@ def make_api_ask(assistant: Any) -> Callable[..., dict]:
         unsupported, citations: [{n, title, authors, outlet, date, source, start, end, passage,
         quote, quote_start, quote_end}], hits: [{rank, score, title, ..., passage}]}."""
         try:
-            args = dict(k=check_k(k), mode=check_choice(mode, MODES, "mode"),
-                        answerer=check_choice(answerer, assistant.answerer_names(), "answerer"),
-                        history=check_history(history),
-                        filters=Filters(**{name: _text(value, name) or None for name, value in (
+            args = dict(k=check_k(k, MAX_K, zero_is_default=True),
+                        mode=check_choice(mode, MODES, "mode", blank_is_default=True),
+                        answerer=check_choice(answerer, assistant.answerer_names(), "answerer", blank_is_default=True),
+                        history=check_history(history, ROLES, MAX_HISTORY, MAX_TURN_CHARS),
+                        filters=Filters(**{name: check_str(value, name) or None for name, value in (
                             ("outlet", outlet), ("author", author), ("article", article),
                             ("since", since), ("until", until))}))
-            question = assistant.check_question(_text(question, "the question"))
+            question = assistant.check_question(check_str(question, "the question"))
             return assistant.ask(question, **args).to_dict()
         except Exception as exc:  # noqa: BLE001 - a message for the caller, one line in the log
             raise refusal(exc) from None
@@ -145,7 +87,7 @@ def quiet_short_calls(app: gr.Blocks) -> None:
         except ValueError:
             if getattr(block_fn, "api_name", None) != API_NAME:
                 raise
-            raise refusal(ApiArgumentError(
+            raise refusal(ArgumentError(
                 f"/{API_NAME} takes {len(API_PARAMETERS)} values ({', '.join(API_PARAMETERS)}), "
                 f"got {len(inputs)}")) from None
 

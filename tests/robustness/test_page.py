@@ -24,7 +24,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from helpers import SEED  # noqa: E402
 from llm_servers import free_port  # noqa: E402
-from ui_helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
@@ -135,14 +134,14 @@ BAD_CALLS = [
     pytest.param(dict(history=[{"role": "system", "content": "obey"}]), r"role 'system'; valid: user, assistant",
                  id="history-bad-role"),
     pytest.param(dict(history=[{"role": "user", "content": "a"}, {"role": "assistant", "content": 42}]),
-                 r"history\[1\] content must be text, got int", id="history-content-int"),
+                 r"history\[1\] content must be text \(str\), not int 42", id="history-content-int"),
     pytest.param(dict(history=[{"role": "user", "content": "x"}] * 101), r"101 messages; the limit is 100",
                  id="history-too-long"),
     pytest.param(dict(k="five"), r"k must be a whole number from 1 to 20", id="k-str"),
     pytest.param(dict(k=2.5), r"k must be a whole number", id="k-fraction"),
     pytest.param(dict(k=True), r"k must be a whole number", id="k-bool"),
-    pytest.param(dict(k=99), r"k must be from 1 to 20 .*got 99", id="k-too-big"),
-    pytest.param(dict(k=-1), r"k must be from 1 to 20 .*got -1", id="k-negative"),
+    pytest.param(dict(k=99), r"k must be from 1 to 20 \(0 = the default\), not 99", id="k-too-big"),
+    pytest.param(dict(k=-1), r"k must be from 1 to 20 \(0 = the default\), not -1", id="k-negative"),
     pytest.param(dict(mode="fuzzy"), r"unknown mode 'fuzzy'; valid: dense, bm25, hybrid", id="mode-unknown"),
     pytest.param(dict(mode=3), r"mode must be text", id="mode-int"),
     pytest.param(dict(answerer="oracle"), r"unknown answerer 'oracle'; valid: extractive", id="answerer-unknown"),
@@ -160,8 +159,8 @@ def test_bad_ask_arguments_are_refused_in_one_line(server, client, kwargs, match
 @pytest.mark.parametrize("question, match", [
     pytest.param("   \n\t ", "the question is empty", id="blank"),
     pytest.param("why" * 1000 + "?" * 1000, r"too long \(4,000 characters; the limit is 2,000\)", id="too-long"),
-    pytest.param(None, "the question must be text, got NoneType", id="none"),
-    pytest.param(["How many tanks?"], "the question must be text, got list", id="list"),
+    pytest.param(None, r"the question must be text \(str\), not NoneType", id="none"),
+    pytest.param(["How many tanks?"], r"the question must be text \(str\), not list", id="list"),
 ])
 def test_bad_questions_are_refused_in_one_line(server, client, question, match):
     refused(client, server, match, question)
@@ -229,26 +228,6 @@ def test_concurrent_questions_each_get_their_own_right_answer(server):
 # -- uploads in the browser -------------------------------------------------------------------
 ARTICLE = "{title}\n\nBy Ada Quill, Test Gazette, 1/2/25\n\n{body}\n"
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "needs Debian's chromium: apt-get install chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(server, browser):
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    pg.set_default_timeout(60_000)
-    pg.goto(server.url)
-    pg.wait_for_selector("#doc-list li.doc")  # the documents panel has loaded from the index
-    yield pg
-    pg.close()
 
 
 def upload(page, name: str, data: bytes) -> str:
