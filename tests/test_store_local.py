@@ -17,7 +17,7 @@ import pytest
 
 from helpers import ROOT
 from rag.chunk import Chunker
-from rag.errors import IndexMismatchError, IndexMissingError
+from rag.errors import IndexMismatchError, IndexMissingError, IndexWriteError
 from rag.indexer import build_index
 from rag.ingest import read_seeds
 from rag.store import files
@@ -306,7 +306,6 @@ def test_large_segments_get_an_approximate_index_with_high_recall(seeds, tmp_pat
 def test_a_full_disk_says_so_and_leaves_the_index_as_it_was(seeds, tmp_path, fake_embedder, monkeypatch):
     import errno
 
-    from rag.errors import RagError
     from rag.store.segment import SegmentWriter
 
     ix = tmp_path / "ix"
@@ -316,7 +315,7 @@ def test_a_full_disk_says_so_and_leaves_the_index_as_it_was(seeds, tmp_path, fak
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(SegmentWriter, "finish", full)
-    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
+    with pytest.raises(IndexWriteError, match="No space left on device.*previous index is unchanged"):
         _build(seeds, ix, fake_embedder)
     monkeypatch.undo()
     store = LocalStore(ix)

@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from ..bm25 import B, K1, Analyzer
-from ..errors import IndexMissingError, RagError
+from ..errors import IndexMissingError, IndexWriteError, RagError
 from ..types import Chunk, Filters, Hit
 from . import files, merge
 from .base import (FORMAT_VERSION, REBUILD_HINT, STORES, DocPassages, Store, check_manifest, settings_part)
@@ -165,7 +165,7 @@ class LocalStore(Store):
         try:
             self._apply(manifest, upserts, deletes, full)
         except OSError as exc:  # a full disk, a read-only folder: say so; nothing was switched
-            raise RagError(f"cannot write the index in {self.path} ({exc.strerror or exc}): "
+            raise IndexWriteError(f"cannot write the index in {self.path} ({exc.strerror or exc}): "
                            "the previous index is unchanged") from None
 
     def _apply(self, manifest: dict, upserts: Iterable[DocPassages], deletes: Sequence[str], full: bool) -> None:
