@@ -7,7 +7,7 @@ starts ``rag serve`` in a subprocess over a copy of the seeds in a temporary fol
 loopback and a free port, asks a few questions one at a time (the latency alone), then fires
 ``--burst`` concurrent ``/ask`` calls with ``gradio_client`` (one thread and client each,
 released together) and reports errors, p50, p95 and max. Then, with ``--soak-concurrency``
-(default: the first value), ``--total`` questions from ``--threads`` threads (the dev questions
+(default: the first value), ``--total`` questions from ``--threads`` threads (the questions
 cycled) while the server's resident memory (RSS) is sampled every ``--sample-every`` answers:
 flat means no leak. Every call has a time bound (``--timeout``). The load average (the
 machine may be shared) is printed beside the figures, and the server's stderr is checked for
@@ -213,7 +213,8 @@ def tracebacks(log: Path) -> int:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds", help="articles to copy and serve [seeds/]")
-    ap.add_argument("--questions", type=Path, default=ROOT / "tests" / "dev.jsonl", help="JSONL with a question field")
+    ap.add_argument("--questions", type=Path, nargs="+", default=[ROOT / "tests" / "dev.jsonl", ROOT / "tests" / "heldout.jsonl"],
+                    help="JSONL files with a question field [tests/dev.jsonl tests/heldout.jsonl: 49 questions]")
     ap.add_argument("--concurrency", default="1,2,4,8", help="RAG_CONCURRENCY values to compare [1,2,4,8]")
     ap.add_argument("--burst", type=int, default=50, help="concurrent calls per value [50]")
     ap.add_argument("--total", type=int, default=1000, help="questions in the memory run (0 = skip) [1000]")
@@ -227,7 +228,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
 
-    questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
+    questions = [json.loads(line)["question"] for path in args.questions
+                 for line in path.read_text().splitlines() if line.strip()]
     levels = [int(x) for x in args.concurrency.split(",")]
     extra = dict(item.split("=", 1) for item in args.env)
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))

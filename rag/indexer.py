@@ -185,6 +185,7 @@ def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, ba
     limit = TokenLimit.of(embedder)
     chunked = [(d, chunk_document(d, chunker, embedder, limit)) for d in todo]
     total = sum(len(cs) for _, cs in chunked)
+    embedder = getattr(embedder, "for_index", lambda n: embedder)(total)  # e.g. bf16 for large builds
     report = reporter(progress)
     per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
     try:

@@ -1,4 +1,5 @@
-"""embed_precision: int8 passages and questions from one quantised export, recorded in the index."""
+"""embed_precision: int8 passages and questions from one quantised export, recorded in the index;
+bf16 index builds that give the float vectors under the same id."""
 from __future__ import annotations
 
 import shutil
@@ -10,6 +11,7 @@ from helpers import SEED
 from rag.chunk import Chunker, index_text
 from rag.config import Settings
 from rag.embed import embedder_for, get_embedder
+from rag.embed.bulk import BULK_MIN, Bf16Passages, native_bf16
 from rag.errors import RagError
 from rag.indexer import build_index
 from rag.passages import chunk_documents
@@ -21,9 +23,9 @@ INT8_MEAN_COSINE = 0.99
 
 
 def test_unknown_precision_is_a_clear_error():
-    with pytest.raises(RagError, match="unknown embed_precision 'int4'; valid: fp32, int8"):
+    with pytest.raises(RagError, match="unknown embed_precision 'int4'; valid: auto, fp32, bf16, int8"):
         Settings(embed_precision="int4")
-    with pytest.raises(RagError, match="valid: fp32, int8"):
+    with pytest.raises(RagError, match="valid: auto, fp32, bf16, int8"):
         Settings.from_env({"RAG_EMBED_PRECISION": "fp16"})
 
 
@@ -34,6 +36,32 @@ def test_precision_is_part_of_the_model_id_and_needs_the_onnx_runtime():
     assert int8.model_id == "sentence-transformers:all-MiniLM-L6-v2+int8"
     with pytest.raises(ValueError, match="int8 runs on the ONNX export"):
         get_embedder(query_runtime="torch", precision="int8")
+
+
+def test_bf16_keeps_the_model_id_and_small_builds_stay_on_the_export():
+    bf16 = get_embedder(precision="bf16")
+    assert bf16.model_id == embedder_for(Settings()).model_id == "sentence-transformers:all-MiniLM-L6-v2"
+    assert bf16.for_index(BULK_MIN - 1) is bf16  # an upload: no torch start-up
+    for precision in ("fp32", "int8"):
+        e = get_embedder(precision=precision)
+        assert e.for_index(100_000) is e
+    assert Settings().embed_precision == "auto"
+
+
+@pytest.mark.slow
+def test_bf16_builds_give_the_float_vectors(real_embedder, seed_passages):
+    bulk = get_embedder(precision="bf16").for_index(100_000)
+    assert isinstance(bulk, Bf16Passages)
+    got = bulk.encode(seed_passages, "passage")
+    want = real_embedder.encode(seed_passages, "passage")
+    cos = (want * got).sum(axis=1)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert cos.min() >= 0.9999, cos.min()
+    assert np.array_equal(bulk.encode(["a question"], "query"), real_embedder.encode(["a question"], "query"))
+    # auto: bf16 exactly where the CPU computes it natively
+    auto = get_embedder(precision="auto").for_index(100_000)
+    assert isinstance(auto, Bf16Passages) == native_bf16()
 
 
 @pytest.fixture(scope="module")

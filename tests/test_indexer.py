@@ -32,6 +32,15 @@ def test_first_build_writes_a_manifest_with_everything_needed(seeds, tmp_path, f
     assert sum(d["passages"] for d in docs.values()) == report.passages
 
 
+def test_a_build_embeds_with_what_the_embedder_offers_for_its_size(seeds, tmp_path, fake_embedder):
+    from helpers import FakeEmbedder
+
+    bulk, asked = FakeEmbedder(), []
+    fake_embedder.for_index = lambda n: asked.append(n) or bulk  # as bf16 builds do (rag.embed.bulk)
+    report = _build(seeds, tmp_path / "ix", fake_embedder)
+    assert asked == [report.passages] and len(bulk.encoded) == report.passages and fake_embedder.encoded == []
+
+
 def test_nothing_changed_embeds_nothing_and_writes_nothing(seeds, tmp_path, fake_embedder):
     _build(seeds, tmp_path / "ix", fake_embedder)
     before = (tmp_path / "ix" / "CURRENT").read_text()

@@ -12,6 +12,7 @@ from ..config import QUERY_RUNTIMES, default_cache_dir, hub_offline
 from ..errors import RagError
 from .base import EMBEDDERS, BaseEmbedder, Kind
 from .st_onnx import PRECISIONS, load_or_export, model_dim
+from .bulk import BULK_MIN, Bf16Passages, native_bf16
 from .device import pick_device
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     """Any sentence-transformers model by name or local path ("" = the bundled MiniLM).
 
     Passages and questions go through the model's cached ONNX export (``rag.embed.st_onnx``) at
-    ``precision`` ("fp32": the model's own vectors; "int8": quantised, ~1.6x faster to build an
-    index, recorded in ``model_id`` so an index built at the other precision is rebuilt);
+    ``precision`` ("fp32": the model's own vectors; "int8": quantised, recorded in ``model_id``
+    so an index built at the other precision is rebuilt); "bf16" and "auto" (bf16 where the CPU
+    has it) also build large indexes with torch in bf16 (``for_index``: the same vectors, faster);
     ``query_runtime="torch"`` (fp32 only) or a failed export keeps everything on torch.
     ``cache_dir`` holds the export (None = ``config.default_cache_dir()``); ``threads`` are its
     onnxruntime threads (None or 0 = automatic).
@@ -48,7 +50,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             raise ValueError("precision int8 runs on the ONNX export: it needs query_runtime onnx on the cpu")
         self.model_name = model
         self.precision = precision
-        self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}" + ("" if precision == "fp32" else "+int8")
+        # bf16 (rag.embed.bulk) gives the fp32 vectors: only the int8 export has an id of its own
+        self.model_id = f"sentence-transformers:{model or 'all-MiniLM-L6-v2'}" + ("+int8" if precision == "int8" else "")
+        self.export_precision = "int8" if precision == "int8" else "fp32"
         self.device = device  # "auto": CUDA when visible (rag.embed.device), resolved when the model loads
         self.query_runtime = query_runtime if device in ("cpu", "auto") else "torch"
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -124,13 +128,24 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                     try:
                         self._query_encoder = load_or_export(self.model_name or bundled_model_path(),
                                                              lambda: self.model, self.cache_dir, self.threads,
-                                                             self.precision)
+                                                             self.export_precision)
                     except Exception as exc:
-                        if self.precision != "fp32":  # torch cannot give int8 vectors
+                        if self.export_precision != "fp32":  # torch cannot give int8 vectors
                             raise RagError(f"no {self.precision} ONNX export of the embedding model: {exc}") from exc
                         log.warning("texts will be encoded with torch: no ONNX export (%s)", exc)
                         self.query_runtime = "torch"
         return self._query_encoder
+
+    def for_index(self, passages: int):
+        """What an index build of ``passages`` passages encodes them with: torch in bf16
+        (``rag.embed.bulk``) for a large build on the CPU when ``precision`` is bf16, or auto
+        and the CPU computes bf16 natively; else this embedder."""
+        if passages < BULK_MIN or self.precision not in ("bf16", "auto") or pick_device(self.device) != "cpu":
+            return self
+        if self.precision == "auto" and not native_bf16():
+            return self
+        log.info("embedding %d passages with torch in bf16", passages)
+        return Bf16Passages(self)
 
     def encode(self, texts: Sequence[str], kind: Kind = "passage", *,
                batch_size: int = 32, progress: bool = False) -> np.ndarray:
