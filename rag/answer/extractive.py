@@ -21,6 +21,8 @@ pages, publisher or price are answered by the book's record (title, author, deta
 Whether to answer at all is decided by the cross-encoder: if no top candidate reaches
 ``gate_threshold``, the answer is that the articles do not say, and the closest passages still
 come with it. Parameters were tuned on tests/dev.jsonl; tests/heldout.jsonl was not tuned on.
+The cross-encoder reads the best 6 candidates (it is most of a question's time: 16 cost 2.7x
+as much for the same answers on both question files; BENCHMARKS.md, "Load").
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ class ExtractiveAnswerer(WholeAnswerer):
     def __init__(self, settings=None, embedder=None, *, passages: int = 5, threshold: float = 0.42,
                  dense_weight: float = 0.4, runner_up: float = 0.03, context: float = 0.5,
                  type_bonus: float = 0.1, gate: str = "cross-encoder", gate_threshold: float = -0.6,
-                 gate_candidates: int = 8, ce_weight: float = 0.3, rerank: int = 16,
+                 gate_candidates: int = 6, ce_weight: float = 0.3, rerank: int = 6,
                  view_sentences: int = 3, view_margin: float = 0.25) -> None:
         self.embedder = embedder
         self.passages = passages
