@@ -33,17 +33,19 @@ PASSAGES_PER_CALL = 20_000  # the indexer hands over this many per encode call: 
 class PassageEncoder:
     """The Ray Data callable class: each actor builds its embedder once, then encodes batches."""
 
-    def __init__(self, backend: str, model: str, device: str, threads: int) -> None:
+    def __init__(self, backend: str, model: str, device: str, threads: int, precision: str = "auto") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         if threads > 0:
             import torch
 
             torch.set_num_threads(threads)
-        # torch for passages, as the single-process path uses for index builds; the options the
-        # backend takes (the registry is strict: onnx has no device)
+        # the single process's vectors: its int8 export, else torch (bf16 where ``for_index`` picks
+        # it, as index builds do); the options the backend takes (the registry is strict)
         _load_builtins()
-        self.embedder = EMBEDDERS.create_from(
-            backend, {"query_runtime": "torch", "device": device, "threads": threads or None}, model=model)
+        runtime = "onnx" if precision == "int8" else "torch"
+        emb = EMBEDDERS.create_from(backend, {"query_runtime": runtime, "device": device, "threads": threads or None,
+                                              "precision": precision}, model=model)
+        self.embedder = emb.for_index(PASSAGES_PER_CALL) if hasattr(emb, "for_index") else emb
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vecs = self.embedder.encode([str(t) for t in batch["text"]], "passage", batch_size=len(batch["text"]))
@@ -75,11 +77,11 @@ class RayEmbedder:
 
     def __init__(self, local: Embedder, *, backend: str, model: str = "", address: str = LOCAL,
                  concurrency: int = 2, batch_size: int = 64, num_gpus: float = 0.0,
-                 device: str = "auto", min_job: int = MIN_RAY_JOB) -> None:
+                 device: str = "auto", precision: str = "auto", min_job: int = MIN_RAY_JOB) -> None:
         if concurrency < 1 or batch_size < 1 or num_gpus < 0:
             raise RagError("Ray embedding needs concurrency >= 1, batch_size >= 1 and num_gpus >= 0")
         self.local = local
-        self.backend, self.model, self.device = backend, model, device
+        self.backend, self.model, self.device, self.precision = backend, model, device, precision
         self.address = address or LOCAL
         self.concurrency, self.batch_size, self.num_gpus = int(concurrency), int(batch_size), float(num_gpus)
         self.min_job = min_job
@@ -117,7 +119,8 @@ class RayEmbedder:
                             num_gpus=self.num_gpus or None,
                             num_cpus=None if self.num_gpus else 1,
                             fn_constructor_kwargs={"backend": self.backend, "model": self.model,
-                                                   "device": self.device, "threads": threads})
+                                                   "device": self.device, "threads": threads,
+                                                   "precision": self.precision})
         log.info("embedding %d passages on Ray (%d workers, batches of %d, %s GPU each)",
                  len(texts), self.concurrency, self.batch_size, self.num_gpus or "no")
         out: np.ndarray | None = None
@@ -139,11 +142,11 @@ class RayEmbedder:
 def ray_embedder(local: Embedder, settings, address: str | None = None) -> Embedder:
     """``local`` itself when Ray is off (no address in ``address`` or ``settings.ray_address``),
     else a RayEmbedder configured from ``settings`` (``ray_concurrency``, ``ray_batch_size``,
-    ``ray_num_gpus``, ``embed_device``, ``ray_min_passages``)."""
+    ``ray_num_gpus``, ``embed_device``, ``embed_precision``, ``ray_min_passages``)."""
     address = address if address is not None else settings.ray_address
     if not address:
         return local
     return RayEmbedder(local, backend=settings.embed_backend, model=settings.embed_model, address=address,
                        concurrency=settings.ray_concurrency, batch_size=settings.ray_batch_size,
                        num_gpus=settings.ray_num_gpus, device=settings.embed_device,
-                       min_job=settings.ray_min_passages)
+                       precision=settings.embed_precision, min_job=settings.ray_min_passages)
