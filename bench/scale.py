@@ -80,35 +80,16 @@ class ZipfBagEmbedder:
         return out
 
 
-TOPICS = 0  # --topics: 0 = every word from the one Zipf vocabulary
-TOPIC_WORDS, TOPIC_SHARE = 300, 0.5
-
-
-def topic_vocabularies(n_topics: int) -> np.ndarray:
-    """Each topic's own words (ranks beyond the 100 commonest), fixed by the seed."""
-    rng = np.random.default_rng(5)
-    return np.stack([rng.choice(np.arange(100, VOCAB), TOPIC_WORDS, replace=False) for _ in range(n_topics)])
-
-
 def make_docs(n_docs: int, words: list[str], seed: int, start: int = 0) -> list[Document]:
-    """With ``TOPICS``, each document has a topic and draws TOPIC_SHARE of its words from that
-    topic's own Zipf vocabulary: the vectors then cluster as real embeddings do (by subject),
-    which is what approximate indexes rely on; without, they are near-uniform on the sphere."""
     rng = np.random.default_rng(seed)
     p = 1.0 / np.arange(1, VOCAB + 1) ** ZIPF_S
     p /= p.sum()
     draws = rng.choice(VOCAB, size=n_docs * 190, p=p)
-    if TOPICS:  # position j of document i: its topic's word with probability TOPIC_SHARE
-        vocab = topic_vocabularies(TOPICS)
-        pt = 1.0 / np.arange(1, TOPIC_WORDS + 1) ** ZIPF_S
-        topic = np.repeat(rng.integers(0, TOPICS, n_docs), 190)
-        own = vocab[topic, rng.choice(TOPIC_WORDS, size=n_docs * 190, p=pt / pt.sum())]
-        draws = np.where(rng.random(n_docs * 190) < TOPIC_SHARE, own, draws)
     docs, at = [], 0
     for i in range(start, start + n_docs):
         n = int(rng.integers(110, 191))
-        at = (i - start) * 190  # each document reads its own 190 draws (its topic's, with TOPICS)
         ws = [words[j] for j in draws[at:at + n]]
+        at += n
         sents, k = [], 0
         while k < len(ws):
             m = int(rng.integers(8, 21))
@@ -291,16 +272,12 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/rag-scale"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results-scale.json")
     ap.add_argument("--ann-threshold", type=int, default=Settings().ann_threshold)
-    ap.add_argument("--topics", type=int, default=0, help="documents drawn from this many topics "
-                    "(clustered vectors, as real embeddings are); 0 = one vocabulary [0]")
     ap.add_argument("--keep", action="store_true", help="keep the built indexes in --work")
     ap.add_argument("--cold", action="store_true", help="on indexes kept in --work: add/delete one "
                     "document from this fresh process (as `rag index` does)")
     ap.add_argument("--probe", nargs=3, metavar=("STORE", "INDEX_DIR", "QUERIES"),
                     help="only measure a built index in this process (open, search, memory, recall)")
     args = ap.parse_args()
-    global TOPICS
-    TOPICS = args.topics
     if args.probe:
         return probe(*args.probe)
     args.work.mkdir(parents=True, exist_ok=True)
