@@ -84,11 +84,10 @@ class Memo:
         if kind != "passage":
             return self.embedder.encode(texts, kind, **kw)
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        onnx = getattr(self.embedder, "query_encoder", None)  # the model's ONNX export: ~2.5x faster here
-        for lo in range(0, len(todo), 64):
-            part = todo[lo:lo + 64]
-            vecs = onnx.encode(part) if onnx is not None else self.embedder.encode(part, kind, **kw)
-            self.cache.update(zip(part, vecs))
+        bulk = self.embedder.for_index(len(todo)) if hasattr(self.embedder, "for_index") else self.embedder
+        for lo in range(0, len(todo), 1024):  # as an index build embeds them (bf16 where it applies)
+            part = todo[lo:lo + 1024]
+            self.cache.update(zip(part, bulk.encode(part, kind, **kw)))
         if todo:
             print(f"  embedded {len(todo)} passages", flush=True)
         return np.vstack([self.cache[t] for t in texts]) if texts else self.embedder.encode([], kind)
@@ -134,8 +133,9 @@ def scifact(args, server: Server) -> dict:
     chunker = Chunker(350, 60)
     weight = Settings().dense_weight
     work = Path(tempfile.mkdtemp(prefix="rag-pgbench-local-"))
+    # PostgreSQL searches its HNSW index even at this size (RAG_PG_EXACT_BELOW would scan every row)
     stores = {"local": open_store(Settings(store="local", index_dir=work / "index")),
-              "postgres": open_store(Settings(store=server.database("scifact")))}
+              "postgres": open_store(Settings(store=server.database("scifact"), pg_exact_below=0))}
     res: dict = {"passages": {}, "build_s": {}, "embedder": emb.model_id}
     for name, store in stores.items():
         t = time.perf_counter()
