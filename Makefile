@@ -49,7 +49,7 @@ bench: install
 # Build speed vs LlamaIndex, side by side (BENCHMARKS.md); PEER_PYTHON = the python of a virtualenv
 # made as ../shared/bench/peers/llamaindex_scifact.py's docstring says
 bench-llamaindex: install
-	RAG_CHUNK_TOKENS=350 RAG_CHUNK_OVERLAP=60 \
+	RAG_CHUNK_TOKENS=350 RAG_CHUNK_OVERLAP=0 \
 	  $(BIN)/python bench/vs_llamaindex.py --peer-python $(PEER_PYTHON) --data ../shared/bench/scifact \
 	  --peer-script ../shared/bench/peers/llamaindex_scifact.py --out bench/work/vs-llamaindex
 
