@@ -70,6 +70,8 @@ def test_without_an_address_the_process_embeds_itself(fake_embedder):
     assert r.dim == fake_embedder.dim  # the role's other attributes come from the local embedder
     out = r.encode(["a question"], "query")  # questions never go to Ray
     assert out.shape == (1, fake_embedder.dim)
+    fake_embedder.for_index = lambda n: fake_embedder  # as the bf16 builds offer (rag.embed.bulk)
+    assert r.for_index(100_000) is r  # an index build still goes to Ray, not to the local embedder
     with pytest.raises(RagError, match="ray_concurrency"):
         Settings(ray_concurrency=0)
 
