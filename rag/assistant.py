@@ -13,8 +13,7 @@ from .bm25 import Analyzer
 from .chunk import Chunker
 from .config import Settings
 from .documents import commit_upload, safe_filename, seed_file, stage_upload
-from .embed import Embedder, embedder_for
-from .embed.cached import CachedEmbedder
+from .embed import CachedEmbedder, Embedder, embedder_for
 from .arguments import (check_filters, check_history, check_k, check_mode_arg, check_model_path, check_name,
                         check_text)
 from .errors import ArgumentError, IndexMissingError, RagError
@@ -44,8 +43,7 @@ class Assistant:
         if embedder is None:
             check_model_path(settings.embed_model)
         self.embedder = embedder or embedder_for(settings)
-        # questions, and the sentences answerers read, are embedded once per process (rag.embed.cached)
-        self._vectors = CachedEmbedder(self.embedder, settings.vector_cache)
+        self._vectors = CachedEmbedder(self.embedder, settings.vector_cache)  # questions and sentences: once per process
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.encoding)
         self.analyzer = Analyzer()
         self._retriever: Retriever | None = None

@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import EMBEDDERS, BaseEmbedder, Embedder, Kind
+from .cached import CachedEmbedder
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["EMBEDDERS", "BaseEmbedder", "Embedder", "Kind", "get_embedder", "embedder_for"]
+__all__ = ["EMBEDDERS", "BaseEmbedder", "CachedEmbedder", "Embedder", "Kind", "get_embedder", "embedder_for"]
 
 
 def _load_builtins() -> None:
