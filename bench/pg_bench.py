@@ -80,9 +80,6 @@ class Memo:
     def __getattr__(self, name):
         return getattr(self.embedder, name)
 
-    def for_index(self, passages: int):  # itself: the second store reads the first one's vectors
-        return self
-
     def encode(self, texts, kind="passage", **kw):
         if kind != "passage":
             return self.embedder.encode(texts, kind, **kw)

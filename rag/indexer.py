@@ -73,6 +73,14 @@ def _compatible(manifest: dict | None, expect: dict) -> bool:
     return True
 
 
+def build_encoder(embedder: Embedder, passages: int) -> Embedder:
+    """What a build of ``passages`` passages encodes with: ``for_index`` when the embedder's class
+    declares it (e.g. bf16 for large builds, rag.embed.bulk), else the embedder. Looked up on the
+    class, so a wrapper that forwards attributes (Ray, a cache) is never bypassed by its inner one's."""
+    hook = getattr(type(embedder), "for_index", None)
+    return hook(embedder, passages) if hook is not None else embedder
+
+
 def as_store(store: Store | str | Path) -> Store:
     """``store`` itself, or the local store of the folder it names."""
     if isinstance(store, Store):
@@ -185,7 +193,7 @@ def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, ba
     limit = TokenLimit.of(embedder)
     chunked = [(d, chunk_document(d, chunker, embedder, limit)) for d in todo]
     total = sum(len(cs) for _, cs in chunked)
-    embedder = getattr(embedder, "for_index", lambda n: embedder)(total)  # e.g. bf16 for large builds
+    embedder = build_encoder(embedder, total)
     report = reporter(progress)
     per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
     try:

@@ -3,7 +3,6 @@ import shutil
 
 import pytest
 
-from helpers import SEED
 from rag.bm25 import Analyzer
 from rag.chunk import Chunker
 from rag.errors import SeedsError
@@ -36,9 +35,15 @@ def test_a_build_embeds_with_what_the_embedder_offers_for_its_size(seeds, tmp_pa
     from helpers import FakeEmbedder
 
     bulk, asked = FakeEmbedder(), []
-    fake_embedder.for_index = lambda n: asked.append(n) or bulk  # as bf16 builds do (rag.embed.bulk)
-    report = _build(seeds, tmp_path / "ix", fake_embedder)
-    assert asked == [report.passages] and len(bulk.encoded) == report.passages and fake_embedder.encoded == []
+
+    class Bulky(FakeEmbedder):  # as the sentence-transformers backend offers bf16 builds (rag.embed.bulk)
+        def for_index(self, n):
+            asked.append(n)
+            return bulk
+
+    emb = Bulky()
+    report = _build(seeds, tmp_path / "ix", emb)
+    assert asked == [report.passages] and len(bulk.encoded) == report.passages and emb.encoded == []
 
 
 def test_nothing_changed_embeds_nothing_and_writes_nothing(seeds, tmp_path, fake_embedder):

@@ -3,12 +3,12 @@
 The slow tests start a real local Ray cluster and use the real bundled model."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from rag.chunk import Chunker, index_text
 from rag.config import Settings
 from rag.embed import device as device_mod
+from rag.indexer import build_encoder
 from rag.embed.ray_embed import PassageEncoder, RayEmbedder, ray_embedder
 from rag.errors import RagError
 from rag.ingest import read_seeds
@@ -70,8 +70,8 @@ def test_without_an_address_the_process_embeds_itself(fake_embedder):
     assert r.dim == fake_embedder.dim  # the role's other attributes come from the local embedder
     out = r.encode(["a question"], "query")  # questions never go to Ray
     assert out.shape == (1, fake_embedder.dim)
-    fake_embedder.for_index = lambda n: fake_embedder  # as the bf16 builds offer (rag.embed.bulk)
-    assert r.for_index(100_000) is r  # an index build still goes to Ray, not to the local embedder
+    fake_embedder.for_index = lambda n: "the local bf16 path"  # forwarded by RayEmbedder.__getattr__ ...
+    assert build_encoder(r, 100_000) is r  # ... yet an index build still goes to Ray
     with pytest.raises(RagError, match="ray_concurrency"):
         Settings(ray_concurrency=0)
 

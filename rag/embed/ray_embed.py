@@ -93,10 +93,6 @@ class RayEmbedder:
             raise AttributeError(name)
         return getattr(self.local, name)
 
-    def for_index(self, passages: int) -> "RayEmbedder":
-        """Itself: the workers pick their precision (``PassageEncoder``), small jobs stay local."""
-        return self
-
     def encode(self, texts: Sequence[str], kind: Kind = "passage", *, batch_size: int = 32,
                progress: bool = False) -> np.ndarray:
         if kind == "query" or len(texts) < self.min_job:
