@@ -125,7 +125,7 @@ class Settings:
     max_file_mb: float = 20.0
     # precision of the sentence-transformers backend: "auto" (bf16 index builds where the CPU computes
     # bf16 natively, else fp32), "fp32", "bf16" (large builds through torch in bf16: the same vectors,
-    # ~1.9x faster; rag/embed/bulk.py) or "int8" (a quantised export for passages and questions alike)
+    # ~1.8x torch fp32 here; rag/embed/bulk.py) or "int8" (a quantised export for passages and questions alike)
     embed_precision: str = "auto"
     # the chat page: questions (page and /ask) answered at the same time; more wait in Gradio's queue
     concurrency: int = 4
