@@ -119,8 +119,15 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))] if s else float("nan")
 
 
-def burst(url: str, questions: list[str], n: int, timeout: float) -> dict:
-    """``n`` concurrent calls, one per thread and client, released at once."""
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def burst(url: str, questions: list[str], n: int, timeout: float, pid: int) -> dict:
+    """``n`` concurrent calls, one per thread and client, released at once; CPU seconds of the
+    server (``pid``) and of these clients during the burst."""
     cs = clients(url, n)
     gate = threading.Barrier(n + 1)
     results: list = [None] * n
@@ -133,18 +140,20 @@ def burst(url: str, questions: list[str], n: int, timeout: float) -> dict:
     for t in threads:
         t.start()
     load = load_avg()
-    t0 = time.perf_counter()
+    t0, server0, client0 = time.perf_counter(), cpu_s(pid), cpu_s(os.getpid())
     gate.wait()
     for t in threads:
         t.join(timeout + 30)
     wall = time.perf_counter() - t0
+    server_cpu, client_cpu = cpu_s(pid) - server0, cpu_s(os.getpid()) - client0
     done = [r for r in results if r is not None]
     lat = [r[0] for r in done if r[1] is None]
     errors = [r[1] for r in done if r[1] is not None] + ["no result (thread still running)"] * (n - len(done))
     _close(cs)
     return {"calls": n, "errors": len(errors), "error_examples": sorted(set(errors))[:3],
             "p50": statistics.median(lat) if lat else None, "p95": pct(lat, 0.95), "max": max(lat, default=None),
-            "wall": wall, "throughput_qps": len(lat) / wall, "load_before": load, "load_after": load_avg()}
+            "wall": wall, "throughput_qps": len(lat) / wall,
+            "server_cpu_s": server_cpu, "client_cpu_s": client_cpu, "load_before": load, "load_after": load_avg()}
 
 
 def alone(url: str, questions: list[str], n: int, timeout: float) -> dict:
@@ -239,11 +248,12 @@ def main(argv: list[str] | None = None) -> dict:
         for c in levels:
             with server(work, c, extra) as (url, proc, log):
                 single = alone(url, questions, args.alone, args.timeout)
-                b = burst(url, questions, args.burst, args.timeout)
+                b = burst(url, questions, args.burst, args.timeout, proc.pid)
                 b.update(alone_p50=single["p50"], server_tracebacks=tracebacks(log), rss_mb=round(rss_mb(proc.pid), 1))
                 out["bursts"][c] = b
                 print(f"concurrency {c}: {args.burst} at once: {b['errors']} errors, p50 {b['p50']:.2f} s, "
-                      f"p95 {b['p95']:.2f} s, max {b['max']:.2f} s, {b['throughput_qps']:.1f} q/s "
+                      f"p95 {b['p95']:.2f} s, max {b['max']:.2f} s, {b['throughput_qps']:.1f} q/s, CPU: server "
+                      f"{b['server_cpu_s']:.1f} s, clients {b['client_cpu_s']:.1f} s "
                       f"(alone p50 {single['p50']:.2f} s; load {b['load_before']} -> {b['load_after']})", flush=True)
         if args.total:
             c = args.soak_concurrency or levels[0]

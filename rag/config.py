@@ -11,10 +11,10 @@ from .errors import RagError
 MODES = ("dense", "bm25", "hybrid")
 QUERY_RUNTIMES = ("onnx", "torch")
 EMBED_PRECISIONS = ("auto", "fp32", "bf16", "int8")
-ANN_KINDS = ("ivf", "hnsw")
+ANN_KINDS = ("pq", "hnsw", "ivf")  # rag/store/vectors.py
 # numeric settings: (lowest, highest or None)
 _RANGES = {"chunk_tokens": (16, None), "chunk_overlap": (0, None), "k": (1, None), "hybrid_weight": (0.0, 1.0),
-           "ann_threshold": (0, None), "ann_nprobe": (1, None), "ann_ef_search": (1, None),
+           "ann_threshold": (0, None), "ann_nprobe": (1, None), "ann_ef_search": (1, None), "ann_refine": (1, None),
            "merge_factor": (2, None), "cleanup_grace": (0.0, None), "ray_concurrency": (1, None),
            "ray_batch_size": (1, None), "ray_num_gpus": (0.0, None), "pg_ef_search": (1, None),
            "concurrency": (1, 64), "vector_cache": (0, None)}
@@ -98,11 +98,13 @@ class Settings:
     # where the index lives: "local" (the folder index_dir) or a postgresql:// URL
     store: str = field(default="local", repr=False)  # may hold a password: shown scrubbed by store_label
     # local store: a segment of this many passages or more gets an approximate vector index
-    # instead of an exact one (0 = always exact), of kind ivf (lists searched: ann_nprobe) or hnsw
-    # (search breadth: ann_ef_search); segments merged per tier; seconds a segment no longer used
-    # is kept for processes still reading an older generation
+    # instead of an exact one (0 = always exact), of kind pq (4-bit codes scanned, the best
+    # ann_refine re-scored exactly), hnsw (search breadth: ann_ef_search) or ivf (lists searched:
+    # ann_nprobe); segments merged per tier; seconds a segment no longer used is kept for
+    # processes still reading an older generation
     ann_threshold: int = 200_000
-    ann_kind: str = "hnsw"
+    ann_kind: str = "pq"
+    ann_refine: int = 1000
     ann_nprobe: int = 32
     ann_ef_search: int = 128
     merge_factor: int = 10

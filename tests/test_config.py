@@ -32,7 +32,7 @@ def test_bad_settings_say_what_is_wrong(env, message):
     ({"llm_timeout": "soon"}, "llm_timeout must be a number"),
     ({"hybrid_weight": 2}, "hybrid_weight must be from 0.0 to 1.0"),
     ({"concurrency": 0}, "concurrency must be from 1 to 64"),
-    ({"ann_kind": "flat"}, "valid: ivf, hnsw"),
+    ({"ann_kind": "flat"}, "valid: pq, hnsw, ivf"),
     ({"vector_cache": -1}, "vector_cache must be at least 0"),
     ({"embed_model": 3}, "embed_model must be text"),
 ])

@@ -284,7 +284,7 @@ def test_a_reader_sees_a_commit_of_another_process_at_its_next_search(seeds, tmp
     assert reader.search(None, "penguin", 1, "bm25")[0].chunk.title == "Late news"
 
 
-@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["pq", "hnsw", "ivf"])
 def test_large_segments_get_an_approximate_index_with_high_recall(seeds, tmp_path, fake_embedder, kind):
     exact = LocalStore(tmp_path / "a")
     approx = LocalStore(tmp_path / "b", ann=AnnParams(threshold=20, kind_name=kind, nprobe=4))

@@ -254,7 +254,8 @@ def open_local(settings, **options) -> LocalStore:
     if unknown:
         raise RagError(f"unknown local store option(s) {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
     ann = AnnParams(threshold=settings.ann_threshold, kind_name=settings.ann_kind, nprobe=settings.ann_nprobe,
-                    ef_search=settings.ann_ef_search, search_threads=max(1, settings.faiss_threads))
+                    ef_search=settings.ann_ef_search, refine=settings.ann_refine,
+                    search_threads=max(1, settings.faiss_threads))
     return LocalStore(options.get("path", settings.index_dir), ann=ann, merge_factor=settings.merge_factor,
                       cleanup_grace=settings.cleanup_grace)
 

@@ -1,8 +1,17 @@
 """A segment's vectors in one FAISS file: exact (``IndexFlatIP``) or, from ``ann_threshold``
-passages on, approximate: ``hnsw`` (``IndexHNSWFlat``, the default: recall@10 0.98 at
-efSearch 128 on real MiniLM vectors, BENCHMARKS.md) or ``ivf`` (``IndexIVFFlat``, sqrt(N) lists,
-``nprobe`` searched: far quicker to build, but it needs a large share of lists probed for the
-same recall). Each holds each vector once; scores of any row are read back from it
+passages on, approximate:
+
+- ``pq`` (the default): every vector also as a 4-bit product-quantisation code of 2 dimensions
+  per sub-quantiser (``IndexPQFastScan``, 1/16 of the floats), all codes scanned with SIMD, and
+  the best ``refine`` candidates re-scored exactly on the stored floats (``IndexRefineFlat``).
+  A brute-force scan, so its recall does not depend on the vectors having neighbourhood
+  structure; builds in seconds (BENCHMARKS.md).
+- ``hnsw`` (``IndexHNSWFlat``): a graph, recall@10 0.98 at efSearch 128 on real MiniLM vectors
+  but poor on vectors without structure, and slow to build.
+- ``ivf`` (``IndexIVFFlat``, sqrt(N) lists, ``nprobe`` searched): quick to build, but it needs a
+  large share of lists probed for the same recall.
+
+Each holds each float vector once; scores of any row are read back from it
 (``reconstruct_batch``), no NumPy copy is kept.
 """
 from __future__ import annotations
@@ -22,15 +31,13 @@ FILE = "vectors.faiss"
 EXACT_BELOW = 10_000  # a filtered search allowing fewer rows than this scores them exactly
 
 
-ANN_KINDS = ("ivf", "hnsw")
-
-
 @dataclass(frozen=True)
 class AnnParams:
     """When and how a segment gets an approximate index instead of an exact one."""
 
     threshold: int = 200_000  # passages in a segment from which the approximate index is used
-    kind_name: str = "hnsw"  # hnsw or ivf
+    kind_name: str = "pq"  # pq, hnsw or ivf
+    refine: int = 1000  # pq: candidates re-scored exactly (at least 4 per result)
     nprobe: int = 32  # ivf: lists searched
     m: int = 32  # hnsw: links per vector
     ef_construction: int = 64
@@ -52,6 +59,18 @@ def _ivf(raw: np.ndarray, dim: int) -> faiss.Index:
     index.train(np.ascontiguousarray(raw[sample]))
     index.own_fields = True
     quantizer.this.disown()
+    return index
+
+
+def _pq(raw: np.ndarray, dim: int) -> faiss.Index:
+    """4-bit fast-scan PQ codes (2 dimensions per sub-quantiser) refined on the exact floats."""
+    m = dim // 2 if dim % 2 == 0 else dim
+    base = faiss.IndexPQFastScan(dim, m, 4, faiss.METRIC_INNER_PRODUCT)
+    sample = np.sort(np.random.default_rng(0).choice(len(raw), min(len(raw), 65_536), replace=False))
+    base.train(np.ascontiguousarray(raw[sample]))
+    index = faiss.IndexRefineFlat(base)
+    index.own_fields = True
+    base.this.disown()
     return index
 
 
@@ -84,6 +103,8 @@ class VectorWriter:
                 index.hnsw.efConstruction = ann.ef_construction
             elif kind == "ivf":
                 index = _ivf(raw, self.dim)
+            elif kind == "pq":
+                index = _pq(raw, self.dim)
             else:
                 index = faiss.IndexFlatIP(self.dim)
             if self.rows:
@@ -100,7 +121,7 @@ class VectorWriter:
         self._fh.close()
 
 
-FOURCC = {b"IxFI": "flat", b"IHNf": "hnsw", b"IwFl": "ivf"}
+FOURCC = {b"IxFI": "flat", b"IHNf": "hnsw", b"IwFl": "ivf", b"IxRF": "pq"}
 
 
 def header(fd: int) -> tuple[str, int, int]:
@@ -116,6 +137,9 @@ def open_index(path: Path) -> faiss.Index:
     index = faiss.read_index(str(path))
     if isinstance(index, faiss.IndexIVFFlat):
         index.make_direct_map()  # so rows can be read back (8 bytes a vector)
+    elif isinstance(index, faiss.IndexRefineFlat):
+        if not isinstance(faiss.downcast_index(index.base_index), faiss.IndexPQFastScan):
+            raise ValueError(f"{path.name} holds an unexpected index type")
     elif not isinstance(index, (faiss.IndexFlatIP, faiss.IndexHNSWFlat)):
         raise ValueError(f"{path.name} holds an unexpected index type")
     return index
@@ -135,6 +159,8 @@ def search(index: faiss.Index, q: np.ndarray, k: int, allowed: np.ndarray | None
             scores = reconstruct(index, rows) @ q[0]
             order = np.argsort(-scores, kind="stable")[:k]
             return rows[order], scores[order]
+        if isinstance(index, faiss.IndexRefineFlat):
+            return _refined(index, q[0], k, allowed, ann)
         bitmap = np.packbits(allowed, bitorder="little")  # kept alive while FAISS reads it
         sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
     d, i = index.search(q, k, params=_params(index, k, ann, sel))
@@ -142,7 +168,28 @@ def search(index: faiss.Index, q: np.ndarray, k: int, allowed: np.ndarray | None
     return i[0][keep], d[0][keep]
 
 
+def _refined(index: faiss.Index, q: np.ndarray, k: int, allowed: np.ndarray,
+             ann: AnnParams) -> tuple[np.ndarray, np.ndarray]:
+    """``pq`` with a row mask (fast-scan takes no selector): enough candidates that about
+    ``refine`` of them are allowed, the allowed ones re-scored exactly; every allowed row
+    scored exactly if fewer than ``k`` of them came up."""
+    want = max(ann.refine, 4 * k)
+    share = max(float(allowed.mean()), 1e-9)
+    n = int(min(index.ntotal, np.ceil(want / share)))
+    base = faiss.downcast_index(index.base_index)
+    _, cand = base.search(q.reshape(1, -1), n)
+    cand = cand[0][cand[0] >= 0]
+    cand = cand[allowed[cand]]
+    if len(cand) < k:
+        cand = np.flatnonzero(allowed)
+    scores = reconstruct(index, cand) @ q
+    order = np.argsort(-scores, kind="stable")[:k]
+    return cand[order], scores[order]
+
+
 def _params(index: faiss.Index, k: int, ann: AnnParams, sel) -> faiss.SearchParameters | None:
+    if isinstance(index, faiss.IndexRefineFlat):
+        return faiss.IndexRefineSearchParameters(k_factor=max(ann.refine, 4 * k) / k)
     if isinstance(index, faiss.IndexHNSWFlat):
         params = faiss.SearchParametersHNSW(efSearch=max(ann.ef_search, k))
     elif isinstance(index, faiss.IndexIVFFlat):
