@@ -1,12 +1,15 @@
 """Load on the chat server: concurrent ``/ask`` calls, latency, errors and memory over time.
 
-    python bench/load.py [--concurrency 1,2,4,8] [--burst 50] [--total 1000] [--threads 20] [--json FILE]
+    python bench/load.py [--concurrency 1,2,4,8] [--burst 50] [--total 1000] [--threads 20]
+                         [--client gradio|http] [--json FILE]
 
 For each value of ``--concurrency`` (``RAG_CONCURRENCY``, questions answered at once) this
 starts ``rag serve`` in a subprocess over a copy of the seeds in a temporary folder, on
 loopback and a free port, asks a few questions one at a time (the latency alone), then fires
-``--burst`` concurrent ``/ask`` calls with ``gradio_client`` (one thread and client each,
-released together) and reports errors, p50, p95 and max. Then, with ``--soak-concurrency``
+``--burst`` concurrent ``/ask`` calls (one thread and client each, released together; the
+client is ``gradio_client`` or, with ``--client http``, Gradio's two-request HTTP API as curl
+uses it) and reports errors, p50, p95, max, and the CPU seconds the server and the clients
+used. Then, with ``--soak-concurrency``
 (default: the first value), ``--total`` questions from ``--threads`` threads (the questions
 cycled) while the server's resident memory (RSS) is sampled every ``--sample-every`` answers:
 flat means no leak. Every call has a time bound (``--timeout``). The load average (the
@@ -84,14 +87,64 @@ def server(work: Path, concurrency: int, extra_env: dict[str, str] | None = None
             proc.wait()
 
 
-def clients(url: str, n: int) -> list:
-    """``n`` gradio clients, made in parallel."""
-    from gradio_client import Client
+class HttpCaller:
+    """Gradio's documented two-request HTTP API (as with curl): POST the values to
+    ``gradio_api/call/ask``, then read the result from the event's stream. One connection pool
+    per caller, few client-side threads: the lean client."""
 
+    VALUES = ["", 0, "", "", [], "", "", "", "", ""]  # question, k, mode, answerer, history, filters
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url, self.http = url, httpx.Client(timeout=None)
+
+    def submit(self, question: str, timeout: float) -> dict:
+        base = f"{self.url}gradio_api/call/ask"
+        event = self.http.post(base, json={"data": [question] + self.VALUES[1:]}, timeout=timeout).json()["event_id"]
+        kind = None
+        with self.http.stream("GET", f"{base}/{event}", timeout=timeout) as resp:
+            for line in resp.iter_lines():
+                if line.startswith("event:"):
+                    kind = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and kind in ("complete", "error"):
+                    data = json.loads(line.split(":", 1)[1])
+                    if kind == "error":
+                        raise RuntimeError(f"server error: {data}")
+                    return data[0]
+        raise RuntimeError("the result stream ended without a result")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GradioCaller:
+    """``gradio_client.Client`` (a thread, an SSE reader and a connection per client)."""
+
+    def __init__(self, url: str) -> None:
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False, analytics_enabled=False)
+
+    def submit(self, question: str, timeout: float) -> dict:
+        return self.client.submit(question, api_name="/ask").result(timeout=timeout)
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close:
+            close()
+
+
+CALLERS = {"gradio": GradioCaller, "http": HttpCaller}
+CLIENT = ["gradio"]  # set from --client
+
+
+def clients(url: str, n: int) -> list:
+    """``n`` callers of the kind ``--client`` names, made in parallel."""
     out: list = [None] * n
 
     def make(i: int) -> None:
-        out[i] = Client(url, verbose=False, analytics_enabled=False)
+        out[i] = CALLERS[CLIENT[0]](url)
 
     threads = [threading.Thread(target=make, args=(i,)) for i in range(n)]
     for t in threads:
@@ -107,7 +160,7 @@ def ask(client, question: str, timeout: float) -> tuple[float, str | None, bool]
     """(seconds, error or None, answered) of one ``/ask`` call, bounded by ``timeout``."""
     t = time.perf_counter()
     try:
-        res = client.submit(question, api_name="/ask").result(timeout=timeout)
+        res = client.submit(question, timeout)
         ok = isinstance(res, dict) and isinstance(res.get("text"), str) and res.get("hits") is not None
         return time.perf_counter() - t, None if ok else f"bad answer: {str(res)[:80]}", bool(res.get("answered"))
     except Exception as exc:  # noqa: BLE001 - counted and reported
@@ -207,12 +260,10 @@ def soak(url: str, pid: int, questions: list[str], total: int, threads: int, eve
 
 def _close(cs: list) -> None:
     for c in cs:
-        close = getattr(c, "close", None)
-        if close:
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                pass
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def tracebacks(log: Path) -> int:
@@ -234,8 +285,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per call [600]")
     ap.add_argument("--env", action="append", default=[], metavar="RAG_X=VALUE",
                     help="a setting for the server (repeatable; the caller's RAG_* are not passed on)")
+    ap.add_argument("--client", choices=sorted(CALLERS), default="gradio",
+                    help="gradio: gradio_client; http: the two-request HTTP API, as curl uses it [gradio]")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
+    CLIENT[0] = args.client
 
     questions = [json.loads(line)["question"] for path in args.questions
                  for line in path.read_text().splitlines() if line.strip()]
@@ -243,7 +297,8 @@ def main(argv: list[str] | None = None) -> dict:
     extra = dict(item.split("=", 1) for item in args.env)
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
     shutil.copytree(args.seeds, work / "seeds")
-    out: dict = {"cpus": os.cpu_count(), "questions": len(questions), "env": extra, "bursts": {}}
+    out: dict = {"cpus": os.cpu_count(), "questions": len(questions), "env": extra, "client": args.client,
+                "bursts": {}}
     try:
         for c in levels:
             with server(work, c, extra) as (url, proc, log):

@@ -185,9 +185,15 @@ class Assistant:
         return dict(self.store.documents())
 
     def warm_up(self) -> None:
-        """Load what a question needs (models, and the one-time query-encoder export) ahead of the first one."""
+        """Load what a question needs (models, and the one-time query-encoder export) ahead of the
+        first one; when every passage's sentences fit in a tenth of ``vector_cache``, embed them too."""
         try:
             self.ask("What are the articles about?")
+            warm = getattr(self.answerer(), "warm", None)
+            passages = len(self.store)
+            if warm is not None and 0 < passages * 10 <= self.settings.vector_cache:
+                n = warm(c for d in self.store.documents() for c in self.store.chunks_of(d))
+                log.info("embedded the %d quotable sentences of %d passages ahead of questions", n, passages)
         except RagError as exc:  # e.g. an empty index: the page still opens and says so
             log.warning("warm-up question failed: %s", exc)
 

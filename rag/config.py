@@ -17,7 +17,7 @@ _RANGES = {"chunk_tokens": (16, None), "chunk_overlap": (0, None), "k": (1, None
            "ann_threshold": (0, None), "ann_nprobe": (1, None), "ann_ef_search": (1, None), "ann_refine": (1, None),
            "merge_factor": (2, None), "cleanup_grace": (0.0, None), "ray_concurrency": (1, None),
            "ray_batch_size": (1, None), "ray_num_gpus": (0.0, None), "pg_ef_search": (1, None),
-           "concurrency": (1, 64), "vector_cache": (0, None)}
+           "concurrency": (1, 64), "vector_cache": (0, None), "answer_candidates": (1, 50)}
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
@@ -78,6 +78,9 @@ class Settings:
     # answering
     answerer: str = "extractive"
     max_question_chars: int = 2000
+    # extractive answerer: best candidate sentences the cross-encoder reads (to rank them, and to
+    # decide whether to answer at all); it is most of a question's time (BENCHMARKS.md, "Load")
+    answer_candidates: int = 4
     # LLM endpoint (OpenAI-compatible chat completions)
     llm_base_url: str = ""
     llm_model: str = ""

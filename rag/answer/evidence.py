@@ -74,9 +74,20 @@ def norm(text: str) -> str:
 
 def same_sentence(a: str, b: str, threshold: float = 0.85) -> bool:
     """Identical or near-identical wording (Jaccard overlap of their words ≥ ``threshold``)."""
-    if norm(a) == norm(b):
+    return same_key(sentence_key(a), sentence_key(b), threshold)
+
+
+def sentence_key(text: str) -> tuple[str, frozenset[str]]:
+    """What ``same_key`` compares: the normalised text and its set of words (computed once)."""
+    n = norm(text)
+    return n, frozenset(_WORD.findall(n))
+
+
+def same_key(a: tuple[str, frozenset[str]], b: tuple[str, frozenset[str]], threshold: float = 0.85) -> bool:
+    """``same_sentence`` of two ``sentence_key`` values."""
+    if a[0] == b[0]:
         return True
-    wa, wb = set(_WORD.findall(norm(a))), set(_WORD.findall(norm(b)))
+    wa, wb = a[1], b[1]
     return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= threshold
 
 

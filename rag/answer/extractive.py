@@ -21,23 +21,24 @@ pages, publisher or price are answered by the book's record (title, author, deta
 Whether to answer at all is decided by the cross-encoder: if no top candidate reaches
 ``gate_threshold``, the answer is that the articles do not say, and the closest passages still
 come with it. Parameters were tuned on tests/dev.jsonl; tests/heldout.jsonl was not tuned on.
-The cross-encoder reads the best 6 candidates (it is most of a question's time: 16 cost 2.7x
-as much for the same answers on both question files; BENCHMARKS.md, "Load").
+The cross-encoder reads the best ``answer_candidates`` (4) candidates: it is most of a question's
+time, and 4 is the fewest that keeps the answers of both question files (6 cost 1.7x as much,
+16 2.7x as much again, for the same answers; 3 loses one held-out answer; BENCHMARKS.md, "Load").
 """
 from __future__ import annotations
 
 import logging
 import math
 import re
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from ..bm25 import Analyzer
 from ..chunk import sentence_spans
-from ..types import Answer, Hit
+from ..types import Answer, Chunk, Hit
 from .base import ANSWERERS, WholeAnswerer
-from .evidence import asks_book_details, is_evidence, same_sentence
+from .evidence import asks_book_details, is_evidence, same_key, sentence_key
 from .kinds import answer_type, asks_for_view, has_type, view_holder
 from .quoting import Cand, antecedent, book_record, compose, headline, surname, typed_neighbour, without_authors
 
@@ -54,7 +55,7 @@ class ExtractiveAnswerer(WholeAnswerer):
     def __init__(self, settings=None, embedder=None, *, passages: int = 5, threshold: float = 0.42,
                  dense_weight: float = 0.4, runner_up: float = 0.03, context: float = 0.5,
                  type_bonus: float = 0.1, gate: str = "cross-encoder", gate_threshold: float = -0.6,
-                 gate_candidates: int = 6, ce_weight: float = 0.3, rerank: int = 6,
+                 gate_candidates: int | None = None, ce_weight: float = 0.3, rerank: int | None = None,
                  view_sentences: int = 3, view_margin: float = 0.25) -> None:
         self.embedder = embedder
         self.passages = passages
@@ -65,12 +66,23 @@ class ExtractiveAnswerer(WholeAnswerer):
         self.type_bonus = type_bonus
         self.gate = _cross_encoder() if gate == "cross-encoder" else None
         self.gate_threshold = gate_threshold
-        self.gate_candidates = gate_candidates
+        candidates = settings.answer_candidates if settings is not None else 4  # RAG_ANSWER_CANDIDATES
+        self.gate_candidates = gate_candidates or candidates
         self.ce_weight = ce_weight if self.gate is not None else 0.0
-        self.rerank = rerank
+        self.rerank = rerank or candidates
         self.view_sentences = view_sentences
         self.view_margin = view_margin
         self.analyzer = Analyzer()
+
+    def warm(self, chunks: Iterable[Chunk], batch: int = 256) -> int:
+        """Embed the quotable sentences of ``chunks`` ahead of questions (into the embedder's
+        cache, when it has one); returns how many there were."""
+        texts = list(dict.fromkeys(c.text[s:e] for c in chunks for s, e in sentence_spans(c.text)
+                                   if is_evidence(c.text, s, e, c.title)))
+        if self.embedder is not None and self.dense_weight > 0:
+            for i in range(0, len(texts), batch):
+                self.embedder.encode(texts[i:i + batch], "passage")
+        return len(texts)
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[tuple[int, int, int]]:
         """(hit index, start, end) of every quotable sentence, each once, in passage order.
@@ -80,16 +92,17 @@ class ExtractiveAnswerer(WholeAnswerer):
         hits = hits[:self.passages]
         named = [i for i, h in enumerate(hits)
                  if any(re.search(rf"\b{re.escape(surname(a))}\b", question) for a in h.chunk.authors)]
-        out, seen, texts = [], set(), []
+        out, seen, keys = [], set(), []
         for h_i in named or range(len(hits)):
             c = hits[h_i].chunk
             for s, e in sentence_spans(c.text):
                 if not is_evidence(c.text, s, e, c.title) or (c.source, c.start + s) in seen:
                     continue
-                if any(same_sentence(c.text[s:e], t) for t in texts):
+                key = sentence_key(c.text[s:e])
+                if any(same_key(key, k) for k in keys):
                     continue
                 seen.add((c.source, c.start + s))
-                texts.append(c.text[s:e])
+                keys.append(key)
                 out.append((h_i, s, e))
         return out
 
@@ -141,22 +154,16 @@ class ExtractiveAnswerer(WholeAnswerer):
         if self.gate is not None:
             top = np.argsort(-scores, kind="stable")[:max(self.rerank, self.gate_candidates)]
             asked = without_authors(question, hits[:self.passages])  # "the author", not a name in a bio line
-            logits = plain = self.gate(asked, [texts[i] for i in top])
-            if view:  # the question read with the article's headline (its thesis)
-                logits = self.gate_pairs([f"{asked} {headline(hits[cands[i][0]].chunk.title)}" for i in top],
-                                         [texts[i] for i in top])
+            pairs = [(asked, texts[i]) for i in top]
+            if view:  # also the question read with the article's headline (its thesis); one run
+                pairs += [(f"{asked} {headline(hits[cands[i][0]].chunk.title)}", texts[i]) for i in top]
+            out = self.gate.pairs(pairs)
+            plain = out[:len(top)]
+            logits = out[len(top):] if view else plain
             gate_logits = {cands[i]: max(float(x), float(y)) for i, x, y in zip(top, plain, logits)}
             scores[top] += self.ce_weight / (1 + np.exp(-np.asarray(logits) / 2))
         order = np.argsort(-scores, kind="stable")
         return [(float(scores[i]), *cands[i]) for i in order], gate_logits
-
-    def gate_pairs(self, queries: Sequence[str], texts: Sequence[str]) -> np.ndarray:
-        """Cross-encoder logits of (query i, text i) pairs (grouped by query)."""
-        out = np.zeros(len(texts))
-        for q in dict.fromkeys(queries):
-            idx = [i for i, x in enumerate(queries) if x == q]
-            out[idx] = self.gate(q, [texts[i] for i in idx])
-        return out
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
         hits = list(hits)
