@@ -17,7 +17,8 @@ _RANGES = {"chunk_tokens": (16, None), "chunk_overlap": (0, None), "k": (1, None
            "ann_threshold": (0, None), "ann_nprobe": (1, None), "ann_ef_search": (1, None), "ann_refine": (1, None),
            "merge_factor": (2, None), "cleanup_grace": (0.0, None), "ray_concurrency": (1, None),
            "ray_batch_size": (1, None), "ray_num_gpus": (0.0, None), "pg_ef_search": (1, None),
-           "concurrency": (1, 64), "vector_cache": (0, None), "answer_candidates": (1, 50)}
+           "concurrency": (1, 64), "vector_cache": (0, None), "answer_candidates": (1, 50),
+           "page_sessions": (1, None)}
 TUNED_HYBRID_WEIGHT = {"sentence-transformers": 0.5, "onnx": 0.7}
 
 
@@ -134,6 +135,9 @@ class Settings:
     embed_precision: str = "auto"
     # the chat page: questions (page and /ask) answered at the same time; more wait in Gradio's queue
     concurrency: int = 4
+    # the chat page: sessions whose page state the server keeps (~0.14 MB each; every raw HTTP /ask
+    # call is a session of its own); the least recently used beyond this are dropped
+    page_sessions: int = 1000
 
     def __post_init__(self) -> None:
         for f in fields(self):  # Settings(k="5") is a RagError, not a TypeError further on

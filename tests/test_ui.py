@@ -365,7 +365,7 @@ def test_serve_takes_port_and_login_from_settings(server):
 
     seeds = server[1]
     port = free_port()
-    env = {"RAG_PORT": str(port), "RAG_AUTH": "reader:open sesame"}
+    env = {"RAG_PORT": str(port), "RAG_AUTH": "reader:open sesame", "RAG_PAGE_SESSIONS": "2"}
     settings = Settings.from_env(env, seeds_dir=seeds, index_dir=seeds.parent / "index")  # the index is built
     app = serve(settings, block=False)
     try:
@@ -375,6 +375,10 @@ def test_serve_takes_port_and_login_from_settings(server):
         c = Client(url, auth=("reader", "open sesame"), analytics_enabled=False, verbose=False)
         res = c.predict("How many tanks did Russia produce in 2024?", api_name="/ask")
         assert res["citations"][0]["title"] == TITLE
+        for _ in range(4):  # each a session of its own: the server keeps RAG_PAGE_SESSIONS of them
+            Client(url, auth=("reader", "open sesame"), analytics_enabled=False, verbose=False).predict(
+                "Who is Witkoff?", api_name="/ask")
+        assert len(app.state_holder.session_data) <= 2
     finally:
         app.close()
 

@@ -79,5 +79,6 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
     quiet_short_calls(app)
     app.queue(default_concurrency_limit=settings.concurrency)  # RAG_CONCURRENCY questions at once
     app.launch(server_name=host, server_port=port, share=share, auth=login, inbrowser=open_browser,
-               prevent_thread_lock=not block, quiet=False, **launch_kwargs())
+               prevent_thread_lock=not block, quiet=False, state_session_capacity=settings.page_sessions,
+               **launch_kwargs())
     return app
