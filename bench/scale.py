@@ -8,7 +8,8 @@ Questions: 5 distinct words of one random document (ranks beyond the 100 commone
 
 Per backend (``--store``, default ``local``) and size: full build, add one document, change
 one, delete one, no-op rebuild (each through ``rag.indexer.build_index`` on an open store, as
-a serving process or ``rag index`` run does, plus the add with a freshly opened store), then in
+a serving process or ``rag index`` run does, plus the add with a freshly opened store), the
+same changes through ``rag.indexer.update_index`` (only the named documents), then in
 a fresh subprocess: open time, search p50/p95 per mode, dense and hybrid recall@10 of the
 approximate index against exact search, peak RSS (VmHWM); and the index's disk size.
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from rag.chunk import Chunker  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.bm25 import Analyzer  # noqa: E402
-from rag.indexer import _embedded, build_index, expected_manifest  # noqa: E402
+from rag.indexer import _embedded, build_index, expected_manifest, update_index  # noqa: E402
 from rag.store import open_store  # noqa: E402
 from rag.types import Document  # noqa: E402
 
@@ -167,6 +168,7 @@ def run_size(n_passages: int, store_value: str, work: Path, words, emb, settings
         store.apply(m, [], [more.id])
     res["apply_one_s"] = float(np.median(apply_only))
     store.close()
+    res.update(update_costs(n_passages, store_value, work, words, emb, n_docs))
     cold = open_store(settings)
     extra2 = make_docs(1, words, seed=78, start=n_docs + 10)[0]
     res["add_one_cold_s"], _ = timed(lambda: build(docs + [extra2], cold))
@@ -201,6 +203,33 @@ def cold_add(n_passages: int, store_value: str, work: Path, words, emb) -> dict:
         out[key] = time.perf_counter() - t
         assert rep.wrote
     out["fresh_process_peak_rss_mb"] = vm_hwm_mb()  # includes the generated documents
+    return out
+
+
+def update_costs(n_passages: int, store_value: str, work: Path, words, emb, n_docs: int | None = None) -> dict:
+    """On a kept index, from this process: ``update_index`` (the named documents only, no listing
+    of the collection) adding one document, a second one, changing one and deleting both; the
+    first call opens the store."""
+    chunker = Chunker()
+    if n_docs is None:
+        per_doc = np.mean([len(chunker.chunk(d)) for d in make_docs(200, words, seed=9)])
+        n_docs = int(round(n_passages / per_doc))
+    a, b = make_docs(2, words, seed=81, start=n_docs + 40)
+    out = {}
+    t = time.perf_counter()
+    with open_store(Settings(index_dir=work / f"index-{n_passages}", store=store_value)) as store:
+        def upd(docs, remove=()):
+            return update_index(docs, store, embedder=emb, chunker=chunker, remove=remove)
+        _, rep = timed(lambda: upd([a]))
+        out["update_add_one_fresh_process_s"] = time.perf_counter() - t  # including the open
+        assert rep.added
+        out["update_add_another_s"], rep = timed(lambda: upd([b]))
+        changed = replace(b, text=b.text + " Zuzu.", end=len(b.text) + 6, content_hash="changed")
+        out["update_change_one_s"], rep = timed(lambda: upd([changed]))
+        assert rep.changed
+        out["update_delete_one_s"], rep = timed(lambda: upd([], remove=[a.id]))
+        assert rep.removed
+        upd([], remove=[b.id])
     return out
 
 
@@ -275,6 +304,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the built indexes in --work")
     ap.add_argument("--cold", action="store_true", help="on indexes kept in --work: add/delete one "
                     "document from this fresh process (as `rag index` does)")
+    ap.add_argument("--update", action="store_true", help="on indexes kept in --work: update_index "
+                    "adding, changing and deleting one document from this fresh process")
     ap.add_argument("--probe", nargs=3, metavar=("STORE", "INDEX_DIR", "QUERIES"),
                     help="only measure a built index in this process (open, search, memory, recall)")
     args = ap.parse_args()
@@ -286,8 +317,9 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for n in args.sizes:
         key = f"{args.store.split('://')[0]}-{n}"
-        if args.cold:
-            results.setdefault(key, {}).update(cold_add(n, args.store, args.work, words, emb))
+        if args.cold or args.update:
+            fn = cold_add if args.cold else update_costs
+            results.setdefault(key, {}).update(fn(n, args.store, args.work, words, emb))
             print(json.dumps(results[key]), flush=True)
             args.out.write_text(json.dumps(results, indent=2))
             continue

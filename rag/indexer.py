@@ -141,11 +141,61 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
         report.seconds = time.perf_counter() - t0
         return report
 
+    _commit(store, expect, None if full else manifest, todo, gone, report, embedder=embedder, chunker=chunker,
+            batch_size=batch_size, progress=progress, skipped=skipped)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def update_index(docs: Sequence[Document], store: Store | str | Path, *, embedder: Embedder, chunker: Chunker,
+                 analyzer: Analyzer | None = None, remove: Sequence[str] = (), progress: Progress = False,
+                 batch_size: int = 32) -> BuildReport:
+    """Add or replace ``docs`` and delete the documents whose ids ``remove`` lists, touching no
+    other document: the cost is the change's (a lookup per named document, no listing of the
+    collection, no full check), where ``build_index`` compares a whole collection with the index.
+
+    The index must exist and be built with these settings (else IndexMissingError or
+    IndexMismatchError, naming ``rag index``); readers see the old index until the commit.
+    """
+    t0 = time.perf_counter()
+    store = as_store(store)
+    analyzer = analyzer or Analyzer()
+    expect = expected_manifest(embedder, chunker, analyzer)
+    new_ids = _unique_ids(docs)
+    manifest = store.manifest()
+    if manifest is None:
+        raise IndexMissingError("there is no index to update yet: build one first (`rag index`)")
+    if not _compatible(manifest, expect):
+        raise IndexMismatchError("the index was built with other settings (model, chunking or format): "
+                                 "rebuild it with `rag index`")
+    store.check(expect)
+    info = store.documents_of(list(new_ids) + [i for i in remove if i not in new_ids])
+    old = {i: v["hash"] for i, v in info.items()}
+    report = BuildReport()
+    todo = [d for d in docs if old.get(d.id) != d.content_hash]
+    report.added = [d.title for d in todo if d.id not in old]
+    report.changed = [d.title for d in todo if d.id in old]
+    report.unchanged = len(docs) - len(todo)
+    gone = [i for i in dict.fromkeys(remove) if i in old and i not in new_ids]
+    report.removed = [info[i]["title"] for i in gone]
+    if report.wrote:
+        _commit(store, expect, manifest, todo, gone, report, embedder=embedder, chunker=chunker,
+                batch_size=batch_size, progress=progress, skipped=manifest.get("skipped", ()))
+    report.passages = len(store)
+    report.documents = int((store.manifest() or {}).get("documents", 0))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _commit(store: Store, expect: dict, manifest: dict | None, todo: list[Document], gone: list[str],
+            report: BuildReport, *, embedder: Embedder, chunker: Chunker, batch_size: int, progress: Progress,
+            skipped: Sequence) -> None:
+    """Embed ``todo`` and apply it with the deletions ``gone`` (``manifest`` None: a full rebuild)."""
     counter = [0]
     upserts = _embedded(todo, embedder, chunker, batch_size, progress, counter)
     first = next(upserts, None)
     dims = [p.vectors.shape[1] for p in ([first] if first is not None else []) if p.chunks]
-    dim = dims[0] if dims else ((manifest or {}).get("embedder", {}).get("dim") if not full else None)
+    dim = dims[0] if dims else (manifest or {}).get("embedder", {}).get("dim")
     new_manifest = {
         **expect,
         "embedder": {**expect["embedder"], "dim": int(dim or embedder.dim),
@@ -156,7 +206,7 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
     }
     stream = itertools.chain([first], upserts) if first is not None else iter(())
     try:
-        store.apply(new_manifest, stream, gone, full=full)
+        store.apply(new_manifest, stream, gone, full=manifest is None)
     except IndexWriteError:
         raise
     except OSError as exc:  # a store that does not say it itself: the reason and the file
@@ -164,8 +214,6 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
         raise IndexWriteError(f"cannot write the index ({exc.strerror or exc}{where_}): "
                               "the previous index is unchanged") from None
     report.passages, report.embedded = len(store), counter[0]
-    report.seconds = time.perf_counter() - t0
-    return report
 
 
 def _refuse_to_empty(store: Store, manifest: dict | None, skipped: Sequence, where: str) -> None:

@@ -116,3 +116,60 @@ def test_a_deleted_seed_file_and_bad_files_are_reported(seeds, tmp_path, fake_em
     report = _build(seeds, tmp_path / "ix", fake_embedder, allow_empty=True)
     assert len(report.removed) == 6 and report.passages == 0
     assert len(LocalStore(tmp_path / "ix")) == 0
+
+
+def _doc(i, text=None):
+    from rag.types import Document
+
+    body = text or f"Report {i}\n\nThe penguin census number {i} counted birds on the ice."
+    return Document(id=f"new-{i}.txt", title=f"Report {i}", text=body, source=f"new-{i}.txt", start=0,
+                    end=len(body), content_hash=f"h{i}-{len(body)}")
+
+
+def test_update_index_adds_replaces_and_removes_only_the_named_documents(seeds, tmp_path, fake_embedder):
+    from rag.indexer import update_index
+
+    ix = tmp_path / "ix"
+    _build(seeds, ix, fake_embedder)
+    store = LocalStore(ix)
+    before = dict(store.documents())
+    rep = update_index([_doc(1), _doc(2)], store, embedder=fake_embedder, chunker=Chunker())
+    assert rep.added == ["Report 1", "Report 2"] and rep.documents == 8 and rep.embedded >= 2
+    changed = _doc(2, "Report 2\n\nA second census counted more birds.")
+    rep = update_index([changed, _doc(1)], store, embedder=fake_embedder, chunker=Chunker(), remove=["new-1.txt"])
+    assert rep.changed == ["Report 2"] and rep.unchanged == 1 and rep.removed == []  # new-1 was also given: kept
+    rep = update_index([], store, embedder=fake_embedder, chunker=Chunker(), remove=["new-1.txt", "nothing.txt"])
+    assert rep.removed == ["Report 1"] and rep.documents == 7
+    after = LocalStore(ix).documents()
+    assert {i: after[i] for i in before} == before  # the other documents are untouched
+    assert "second census" in LocalStore(ix).chunks_of("new-2.txt")[0].text
+
+
+def test_update_index_never_lists_the_collection(seeds, tmp_path, fake_embedder, monkeypatch):
+    from rag.indexer import update_index
+
+    ix = tmp_path / "ix"
+    _build(seeds, ix, fake_embedder)
+    store = LocalStore(ix)
+
+    from rag.store.local_state import DocumentsView
+
+    def listing(*a, **k):
+        raise AssertionError("the whole collection was listed")
+    monkeypatch.setattr(store, "hashes", listing)
+    monkeypatch.setattr(DocumentsView, "__iter__", listing)  # lookups by id only
+    monkeypatch.setattr(DocumentsView, "hashes", listing)
+    rep = update_index([_doc(3)], store, embedder=fake_embedder, chunker=Chunker())
+    assert rep.added == ["Report 3"]
+    assert store.search(None, "penguin census", 1, "bm25")[0].chunk.doc_id == "new-3.txt"
+
+
+def test_update_index_needs_an_index_built_with_the_same_settings(seeds, tmp_path, fake_embedder):
+    from rag.errors import IndexMismatchError, IndexMissingError
+    from rag.indexer import update_index
+
+    with pytest.raises(IndexMissingError, match="rag index"):
+        update_index([_doc(1)], tmp_path / "none", embedder=fake_embedder, chunker=Chunker())
+    _build(seeds, tmp_path / "ix", fake_embedder)
+    with pytest.raises(IndexMismatchError, match="rebuild it with `rag index`"):
+        update_index([_doc(1)], tmp_path / "ix", embedder=fake_embedder, chunker=Chunker(120, 20))

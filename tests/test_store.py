@@ -198,3 +198,11 @@ def test_publication_dates_are_read_as_the_articles_write_them():
     assert parse_date("3/19/25") == parse_date("2025-03-19") == parse_date("March 19, 2025") == date(2025, 3, 19)
     assert parse_date("19 Mar 2025") == date(2025, 3, 19) and parse_date("someday") is None
     assert parse_date("13/45/25") is None and parse_date(None) is None
+
+
+def test_documents_of_looks_up_only_the_named_documents(store, docs):
+    store.apply(MANIFEST, [passages(d) for d in docs[:3]], full=True)
+    got = store.documents_of([docs[0].id, "missing.txt", docs[2].id])
+    assert set(got) == {docs[0].id, docs[2].id}
+    assert got[docs[0].id] == store.documents()[docs[0].id]
+    assert store.documents_of([]) == {}

@@ -117,6 +117,12 @@ class Store(ABC):
     def hashes(self) -> dict[str, str]:
         return {doc_id: info["hash"] for doc_id, info in self.documents().items()}
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        """``documents()`` entries of those of ``doc_ids`` the index holds (backends look them up
+        one by one instead of listing the collection)."""
+        every = self.documents()
+        return {i: every[i] for i in doc_ids if i in every}
+
     @abstractmethod
     def check(self, expect: dict | None = None, deep: bool = False) -> None: ...
 

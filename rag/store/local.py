@@ -122,6 +122,10 @@ class LocalStore(Store):
     def hashes(self) -> dict[str, str]:
         return self.documents().hashes()
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        view = self.documents()  # looks each id up in the segments' document indexes
+        return {i: view[i] for i in doc_ids if i in view}
+
     def search(self, query_vec: np.ndarray | None, query_text: str, k: int, mode: str = "hybrid",
                weight: float = 0.5, filters: Filters | None = None, candidates: int = 100) -> list[Hit]:
         try:

@@ -120,6 +120,12 @@ class PostgresStore(Store):
             default=[], refresh=True)
         return {r[0]: {"hash": r[1], "title": r[2], "source": r[3], "passages": r[4]} for r in rows}
 
+    def documents_of(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        rows = self._read("looking up documents", lambda st: self._conn.execute(
+            "SELECT doc_id, hash, title, source, passages FROM " + self._table(st, "docs")
+            + " WHERE doc_id = ANY(%s)", (list(doc_ids),)).fetchall(), default=[], refresh=True)
+        return {r[0]: {"hash": r[1], "title": r[2], "source": r[3], "passages": r[4]} for r in rows}
+
     def hashes(self) -> dict[str, str]:
         """``{doc_id: hash}``, streamed with binary COPY (a million rows in about a second)."""
         def read(st):
