@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from rag.chunk import Chunker  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.bm25 import Analyzer  # noqa: E402
-from rag.indexer import _embedded, build_index, expected_manifest, update_index  # noqa: E402
+from rag.commit import embedded  # noqa: E402
+from rag.indexer import build_index, expected_manifest, update_index  # noqa: E402
 from rag.store import open_store  # noqa: E402
 from rag.types import Document  # noqa: E402
 
@@ -162,7 +163,7 @@ def run_size(n_passages: int, store_value: str, work: Path, words, emb, settings
     apply_only = []
     for i in range(3):  # the store's own share of an add: apply() alone, the embedding done
         more = make_docs(1, words, seed=100 + i, start=n_docs + 1 + i)[0]
-        ups = list(_embedded([more], emb, chunker, 32, False, [0]))
+        ups = list(embedded([more], emb, chunker, 32, False, [0]))
         m = {**expected_manifest(emb, chunker, Analyzer()), "embedder": {"model_id": emb.model_id, "dim": DIM}}
         apply_only.append(timed(lambda: store.apply(m, ups, []))[0])
         store.apply(m, [], [more.id])

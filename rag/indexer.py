@@ -2,26 +2,22 @@
 just that change (``Store.apply``), so the work follows the change, not the collection."""
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
-
-import numpy as np
+from typing import Sequence
 
 from .bm25 import Analyzer
-from .chunk import Chunker, TokenLimit, index_text
+from .chunk import Chunker
+from .commit import build_encoder, commit, embedded  # noqa: F401  (build_encoder, embedded: re-exported)
 from .embed import Embedder
-from .errors import IndexMismatchError, IndexMissingError, IndexWriteError, RagError, SeedsError
-from .passages import chunk_document
-from .progress import Progress, reporter
-from .store import DocPassages, Store, check_manifest
-from .types import Chunk, Document
+from .errors import IndexMismatchError, IndexMissingError, RagError, SeedsError
+from .progress import Progress
+from .store import Store, check_manifest
+from .types import Document
 
 log = logging.getLogger(__name__)
-EMBED_BATCH_PASSAGES = 1024  # passages of several documents embedded per call
 
 
 @dataclass
@@ -71,14 +67,6 @@ def _compatible(manifest: dict | None, expect: dict) -> bool:
     except IndexMismatchError:
         return False
     return True
-
-
-def build_encoder(embedder: Embedder, passages: int) -> Embedder:
-    """What a build of ``passages`` passages encodes with: ``for_index`` when the embedder's class
-    declares it (e.g. bf16 for large builds, rag.embed.bulk), else the embedder. Looked up on the
-    class, so a wrapper that forwards attributes (Ray, a cache) is never bypassed by its inner one's."""
-    hook = getattr(type(embedder), "for_index", None)
-    return hook(embedder, passages) if hook is not None else embedder
 
 
 def as_store(store: Store | str | Path) -> Store:
@@ -141,8 +129,9 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
         report.seconds = time.perf_counter() - t0
         return report
 
-    _commit(store, expect, None if full else manifest, todo, gone, report, embedder=embedder, chunker=chunker,
-            batch_size=batch_size, progress=progress, skipped=skipped)
+    report.embedded = commit(store, expect, None if full else manifest, todo, gone, embedder=embedder,
+                             chunker=chunker, batch_size=batch_size, progress=progress, skipped=skipped)
+    report.passages = len(store)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -179,41 +168,12 @@ def update_index(docs: Sequence[Document], store: Store | str | Path, *, embedde
     gone = [i for i in dict.fromkeys(remove) if i in old and i not in new_ids]
     report.removed = [info[i]["title"] for i in gone]
     if report.wrote:
-        _commit(store, expect, manifest, todo, gone, report, embedder=embedder, chunker=chunker,
-                batch_size=batch_size, progress=progress, skipped=manifest.get("skipped", ()))
+        report.embedded = commit(store, expect, manifest, todo, gone, embedder=embedder, chunker=chunker,
+                                 batch_size=batch_size, progress=progress, skipped=manifest.get("skipped", ()))
     report.passages = len(store)
     report.documents = int((store.manifest() or {}).get("documents", 0))
     report.seconds = time.perf_counter() - t0
     return report
-
-
-def _commit(store: Store, expect: dict, manifest: dict | None, todo: list[Document], gone: list[str],
-            report: BuildReport, *, embedder: Embedder, chunker: Chunker, batch_size: int, progress: Progress,
-            skipped: Sequence) -> None:
-    """Embed ``todo`` and apply it with the deletions ``gone`` (``manifest`` None: a full rebuild)."""
-    counter = [0]
-    upserts = _embedded(todo, embedder, chunker, batch_size, progress, counter)
-    first = next(upserts, None)
-    dims = [p.vectors.shape[1] for p in ([first] if first is not None else []) if p.chunks]
-    dim = dims[0] if dims else (manifest or {}).get("embedder", {}).get("dim")
-    new_manifest = {
-        **expect,
-        "embedder": {**expect["embedder"], "dim": int(dim or embedder.dim),
-                     "max_tokens": embedder.max_tokens or None},
-        "tokenizer": f"tiktoken:{chunker.encoding}",
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "skipped": [list(s) for s in skipped],
-    }
-    stream = itertools.chain([first], upserts) if first is not None else iter(())
-    try:
-        store.apply(new_manifest, stream, gone, full=manifest is None)
-    except IndexWriteError:
-        raise
-    except OSError as exc:  # a store that does not say it itself: the reason and the file
-        where_ = f": {exc.filename}" if exc.filename else ""
-        raise IndexWriteError(f"cannot write the index ({exc.strerror or exc}{where_}): "
-                              "the previous index is unchanged") from None
-    report.passages, report.embedded = len(store), counter[0]
 
 
 def _refuse_to_empty(store: Store, manifest: dict | None, skipped: Sequence, where: str) -> None:
@@ -229,52 +189,6 @@ def _refuse_to_empty(store: Store, manifest: dict | None, skipped: Sequence, whe
         raise SeedsError(
             f"no documents to index{f' in {where}' if where else ''}{why}, but the index holds {held}: "
             "not emptying it (to empty it on purpose: `rag index --allow-empty`, or allow_empty=True)")
-
-
-def _embedded(todo: Sequence[Document], embedder: Embedder, chunker: Chunker, batch_size: int,
-              progress: Progress, counter: list[int]) -> Iterator[DocPassages]:
-    """Chunk ``todo``, then embed it lazily, several documents per encode call.
-
-    Progress is reported in passages: ``(0, n, "loading the model")``, then
-    ``(done, n, "embedding passages")`` (see ``rag.progress``).
-    """
-    limit = TokenLimit.of(embedder)
-    chunked = [(d, chunk_document(d, chunker, embedder, limit)) for d in todo]
-    total = sum(len(cs) for _, cs in chunked)
-    embedder = build_encoder(embedder, total)
-    report = reporter(progress)
-    per_call = getattr(embedder, "passages_per_call", EMBED_BATCH_PASSAGES)  # Ray: fewer, larger jobs
-    try:
-        if total:
-            report(0, total, "loading the model")
-            load = getattr(embedder, "load", None)
-            if load is not None:
-                load()
-            report(0, total, "embedding passages")
-        pending: list[tuple[Document, list[Chunk]]] = []
-        size = 0
-        for n, (d, chunks) in enumerate(chunked):
-            pending.append((d, chunks))
-            size += len(chunks)
-            if size >= per_call or n == len(chunked) - 1:
-                texts = [index_text(c) for _, cs in pending for c in cs]
-                vecs = embedder.encode(texts, "passage", batch_size=batch_size) if texts else None
-                at = 0
-                for doc, cs in pending:
-                    v = vecs[at:at + len(cs)] if cs else None
-                    at += len(cs)
-                    yield DocPassages(doc.id, doc.content_hash, doc.title, doc.source, cs,
-                                      v if v is not None else _empty(vecs))
-                counter[0] += len(texts)
-                if texts:
-                    report(counter[0], total, "embedding passages")
-                pending, size = [], 0
-    finally:
-        report.close()
-
-
-def _empty(vecs: np.ndarray | None) -> np.ndarray:
-    return np.zeros((0, vecs.shape[1] if vecs is not None else 0), np.float32)
 
 
 def _unique_ids(docs: Sequence[Document]) -> set[str]:

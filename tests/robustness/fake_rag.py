@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for h
 
 from helpers import FakeEmbedder  # noqa: E402
 
-import rag.indexer  # noqa: E402
+import rag.commit  # noqa: E402
 from rag.embed import EMBEDDERS  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def fake(model: str = "", query_runtime: str = "onnx") -> FakeEmbedder:
 
 
 if os.environ.get("FAKE_EMBED_DELAY"):
-    rag.indexer.EMBED_BATCH_PASSAGES = 8
+    rag.commit.EMBED_BATCH_PASSAGES = 8
 
 if __name__ == "__main__":
     from rag.cli import run
