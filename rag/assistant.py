@@ -18,11 +18,12 @@ from .arguments import (check_filters, check_history, check_k, check_mode_arg, c
                         check_text)
 from .errors import ArgumentError, IndexMissingError, RagError
 from .indexer import BuildReport, build_index, expected_manifest
-from .ingest import MB, read_seeds
+from .ingest import MB
 from .progress import Progress
 from .llm_client import ChatClient
 from .retrieve import Retriever
-from .store import Store, open_store
+from .seed_record import SeedRecord, read_changed, record_path
+from .store import Store, open_store, store_label
 from .types import Answer, AnswerStream, Document, Filters, Hit
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,15 @@ class Assistant:
         from .embed.ray_embed import ray_embedder
 
         with self._lock:
-            found = read_seeds(self.settings.seeds_dir, max_bytes=round(self.settings.max_file_mb * MB))
-            report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, self.settings, ray),
+            s = self.settings
+            where = f"{store_label(s.store)} {s.index_dir.resolve()}"  # the record is per seeds folder and index
+            record = SeedRecord(record_path(s.cache_dir, s.seeds_dir, where))
+            found = read_changed(s.seeds_dir, round(s.max_file_mb * MB), record, self.store,
+                                 expected_manifest(self.embedder, self.chunker, self.analyzer))
+            report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, s, ray),
                                  chunker=self.chunker, analyzer=self.analyzer, progress=progress,
-                                 skipped=found.skipped, allow_empty=allow_empty,
-                                 where=str(self.settings.seeds_dir))
+                                 skipped=found.skipped, allow_empty=allow_empty, where=str(s.seeds_dir))
+            record.save(found)
             if report.wrote or self._retriever is None:
                 self.load()
             log.info("%s", report.summary())

@@ -59,7 +59,8 @@ def expected_manifest(embedder: Embedder, chunker: Chunker, analyzer: Analyzer) 
             "chunking": chunker.params(), "bm25": analyzer.params()}
 
 
-def _compatible(manifest: dict | None, expect: dict) -> bool:
+def compatible(manifest: dict | None, expect: dict) -> bool:
+    """Whether an index of ``manifest`` can be reused with the settings ``expect``."""
     if manifest is None:
         return False
     try:
@@ -97,7 +98,7 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
     manifest = store.manifest()
     if not docs and not allow_empty:
         _refuse_to_empty(store, manifest, skipped, where)
-    full = not _compatible(manifest, expect)
+    full = not compatible(manifest, expect)
     if manifest is not None and full:
         log.info("index settings changed (model, chunking or format): rebuilding everything")
     report = BuildReport(full=full, skipped=list(skipped), documents=len(docs))
@@ -119,6 +120,8 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
             todo.append(d)
         else:
             report.unchanged += 1
+    if any(not d.text for d in todo):  # seed_record's text-less documents must never be embedded
+        raise RagError("the index changed while the seeds folder was read: run `rag index` again")
     kept = report.unchanged + len(report.changed)  # old documents still there; the rest are gone
     gone = [i for i in old if i not in new_ids] if len(old) > kept else []
     if gone:
@@ -154,7 +157,7 @@ def update_index(docs: Sequence[Document], store: Store | str | Path, *, embedde
     manifest = store.manifest()
     if manifest is None:
         raise IndexMissingError("there is no index to update yet: build one first (`rag index`)")
-    if not _compatible(manifest, expect):
+    if not compatible(manifest, expect):
         raise IndexMismatchError("the index was built with other settings (model, chunking or format): "
                                  "rebuild it with `rag index`")
     store.check(expect)

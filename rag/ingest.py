@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .dates import parse_date
 from .errors import SeedsError
@@ -50,16 +52,23 @@ class IngestError(ValueError):
 class IngestResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    stats: dict[str, os.stat_result] = field(default_factory=dict)  # file -> its stat when read
+    reused: set[str] = field(default_factory=set)  # files whose documents ``reuse`` gave (not read)
 
 
-def read_seeds(seeds_dir: Path, *, max_bytes: int | None = DEFAULT_MAX_FILE_MB * MB) -> IngestResult:
+Reuse = Callable[[str, os.stat_result], "list[Document] | None"]
+
+
+def read_seeds(seeds_dir: Path, *, max_bytes: int | None = DEFAULT_MAX_FILE_MB * MB,
+               reuse: Reuse | None = None) -> IngestResult:
     """Read every supported file under ``seeds_dir``; bad files are skipped with a warning.
 
     A missing folder is an error (``SeedsMissingError``), not an empty collection: indexing a
     mistyped path must not empty a good index. Skipped, each with a warning and an entry in
     ``skipped``: files larger than ``max_bytes`` (None: no limit), symlinks to anything outside
     ``seeds_dir``, names that are not valid UTF-8 (named by ``repr``), files that cannot be read,
-    and empty, binary or non-UTF-8 ones (rag/seed_files.py).
+    and empty, binary or non-UTF-8 ones (rag/seed_files.py). ``reuse(file, stat)`` may give a
+    file's documents without reading it (rag.seed_record: their text left empty).
     """
     result = IngestResult()
     seeds_dir = Path(seeds_dir)
@@ -70,6 +79,12 @@ def read_seeds(seeds_dir: Path, *, max_bytes: int | None = DEFAULT_MAX_FILE_MB *
     files, result.skipped = seed_files(seeds_dir, max_bytes)
     for path, rel in files:
         try:
+            st = result.stats[rel] = path.stat()
+            known = reuse(rel, st) if reuse is not None else None
+            if known is not None:
+                result.documents.extend(known)
+                result.reused.add(rel)
+                continue
             result.documents.extend(split_documents(read_text(path), rel))
         except (IngestError, OSError) as exc:
             reason = str(exc) if isinstance(exc, IngestError) else f"it cannot be read ({exc.strerror or exc})"
