@@ -77,9 +77,9 @@ def read_seeds(seeds_dir: Path, *, max_bytes: int | None = DEFAULT_MAX_FILE_MB *
         raise SeedsMissingError(f"the seeds folder {seeds_dir} {what}: create it or pass --seeds or "
                                 f"RAG_SEEDS_DIR (the index is unchanged)")
     files, result.skipped = seed_files(seeds_dir, max_bytes)
-    for path, rel in files:
+    for path, rel, st in files:
         try:
-            st = result.stats[rel] = path.stat()
+            result.stats[rel] = st
             known = reuse(rel, st) if reuse is not None else None
             if known is not None:
                 result.documents.extend(known)

@@ -22,12 +22,13 @@ SUFFIXES = TEXT_SUFFIXES | RICH_SUFFIXES
 MB = 1024 * 1024
 
 
-def seed_files(seeds_dir: Path, max_bytes: int | None = None) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
-    """(path, name relative to ``seeds_dir``) of the files to read, sorted by name, and the
+def seed_files(seeds_dir: Path, max_bytes: int | None = None
+               ) -> tuple[list[tuple[str, str, os.stat_result]], list[tuple[str, str]]]:
+    """(path, name relative to ``seeds_dir``, stat) of the files to read, sorted by name, and the
     (name, reason) of those skipped. An unreadable ``seeds_dir`` itself is a SeedsError."""
     seeds_dir = Path(seeds_dir)
     root = seeds_dir.resolve()
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[str, str, os.stat_result]] = []
     skipped: list[tuple[str, str]] = []
 
     def skip(path: Path, reason: str) -> None:
@@ -48,19 +49,21 @@ def seed_files(seeds_dir: Path, max_bytes: int | None = None) -> tuple[list[tupl
                 dirs.remove(d)
                 if not p.resolve().is_relative_to(root):
                     skip(p, "a symlink to a folder outside the seeds folder")
+        base = Path(top).relative_to(seeds_dir).as_posix()  # once per folder: pathlib is slow per file
+        prefix = "" if base == "." else base + "/"
         for name in names:
-            p = Path(top) / name
-            if name.startswith(".") or p.suffix.lower() not in SUFFIXES:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
                 continue
-            rel = p.relative_to(seeds_dir).as_posix()
+            p = os.path.join(top, name)
+            rel = prefix + name
             try:
-                reason = _why_not(p, rel, root, max_bytes)
+                reason, st = _why_not(p, rel, root, max_bytes)
             except OSError as exc:
-                reason = f"it cannot be read ({exc.strerror or exc})"
+                reason, st = f"it cannot be read ({exc.strerror or exc})", None
             if reason:
-                skip(p, reason)
+                skip(Path(p), reason)
             else:
-                found.append((p, rel))
+                found.append((p, rel, st))
     return sorted(found, key=lambda f: f[1]), sorted(skipped)
 
 
@@ -73,20 +76,21 @@ def shown(name: str) -> str:
         return repr(name)
 
 
-def _why_not(path: Path, rel: str, root: Path, max_bytes: int | None) -> str | None:
-    """Why ``path`` (``rel`` in the seeds folder) is skipped before reading it, or None."""
+def _why_not(path: str, rel: str, root: Path, max_bytes: int | None) -> tuple[str | None, os.stat_result | None]:
+    """Why ``path`` (``rel`` in the seeds folder) is skipped before reading it (or None), and its stat."""
     if shown(rel) != rel:
-        return "the file name is not valid UTF-8: rename the file"
-    if path.is_symlink():
-        target = path.resolve()
+        return "the file name is not valid UTF-8: rename the file", None
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        target = Path(path).resolve()
         if not target.is_relative_to(root):
-            return "a symlink to a file outside the seeds folder"
+            return "a symlink to a file outside the seeds folder", None
         if not target.exists():
-            return "a broken symlink"
-    st = path.stat()
+            return "a broken symlink", None
+        st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
+        return "not a regular file", None
     if max_bytes is not None and st.st_size > max_bytes:
         return (f"the file has {st.st_size / MB:.3g} MB, more than the limit of {max_bytes / MB:.3g} MB "
-                "(RAG_MAX_FILE_MB)")
-    return None
+                "(RAG_MAX_FILE_MB)"), None
+    return None, st

@@ -63,12 +63,16 @@ class SeedRecord:
 
     def save(self, found: IngestResult) -> None:
         """Record every file of ``found`` (its stat and documents), except those written too recently."""
+        if found.reused == found.stats.keys() and len(self.files) == len(found.stats):
+            return  # every file as recorded: the record stands
         docs: dict[str, list[list[str]]] = defaultdict(list)
         for d in found.documents:
             docs[d.source].append([d.id, d.title, d.content_hash])
         settled = time.time_ns() - int(RACY_SECONDS * 1e9)
         files = {rel: {"stat": _stamp(st), "docs": docs[rel]} for rel, st in found.stats.items()
                  if rel in docs and max(st.st_mtime_ns, st.st_ctime_ns) < settled}
+        if files == self.files:
+            return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
