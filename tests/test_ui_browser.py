@@ -120,6 +120,7 @@ def test_the_conversation_survives_a_reload(page, tmp_path):
     assert TANKS in chat and "1,500" in chat and "Institute for Peace" in chat
     page.screenshot(path=str(tmp_path / "after_reload.png"), full_page=True)
     link = page.locator("#chat .rag-answer").first.locator("p a.cite").first  # still leads somewhere
+    page.wait_for_function("window.__ragCites === true")  # the reloaded page's click handler (CITE_JS)
     link.click()
     page.locator(f"[id='{link.get_attribute('href').lstrip('#')}'] .passage").wait_for(state="visible")
     ask(page, "And how many armored vehicles?")  # the follow-up still knows the conversation
