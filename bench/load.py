@@ -1,6 +1,6 @@
 """Load on the chat server: concurrent ``/ask`` calls, latency, errors and memory over time.
 
-    python bench/load.py [--concurrency 1,2,4,8] [--burst 50] [--total 1000] [--threads 20]
+    python bench/load.py [--concurrency 1,2,4,8] [--burst 50] [--total 1000] [--threads 20] [--in-process cold|warm]
                          [--client gradio|http] [--json FILE]
 
 For each value of ``--concurrency`` (``RAG_CONCURRENCY``, questions answered at once) this
@@ -266,6 +266,29 @@ def _close(cs: list) -> None:
             pass
 
 
+def in_process(seeds: Path, questions: list[str], warm: bool) -> dict:
+    """CPU per question of ``Assistant.ask`` in this process (no server, no clients): a first pass
+    over ``questions`` (sentence vectors not cached yet unless ``warm``), then a second one."""
+    sys.path.insert(0, str(ROOT))
+    from rag import Assistant, Settings
+
+    work = Path(tempfile.mkdtemp(prefix="rag-load-inproc-"))
+    try:
+        shutil.copytree(seeds, work / "seeds")
+        a = Assistant.open(settings=Settings.from_env(seeds_dir=work / "seeds", index_dir=work / "index"))
+        a.warm_up() if warm else a.ask("What are the articles about?")
+        out = {}
+        for label in ("first_pass", "second_pass"):
+            t, c = time.perf_counter(), time.process_time()
+            for q in questions:
+                a.ask(q)
+            out[f"{label}_cpu_ms"] = 1000 * (time.process_time() - c) / len(questions)
+            out[f"{label}_wall_ms"] = 1000 * (time.perf_counter() - t) / len(questions)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def tracebacks(log: Path) -> int:
     return log.read_text(errors="replace").count("Traceback (most recent call last)")
 
@@ -287,12 +310,18 @@ def main(argv: list[str] | None = None) -> dict:
                     help="a setting for the server (repeatable; the caller's RAG_* are not passed on)")
     ap.add_argument("--client", choices=sorted(CALLERS), default="gradio",
                     help="gradio: gradio_client; http: the two-request HTTP API, as curl uses it [gradio]")
+    ap.add_argument("--in-process", choices=("cold", "warm"), help="only time Assistant.ask in this process: "
+                    "cold (as a server without warm_up's sentence vectors) or warm (with them), two passes")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
     CLIENT[0] = args.client
 
     questions = [json.loads(line)["question"] for path in args.questions
                  for line in path.read_text().splitlines() if line.strip()]
+    if args.in_process:
+        res = in_process(args.seeds, questions, args.in_process == "warm")
+        print(json.dumps(res))
+        return res
     levels = [int(x) for x in args.concurrency.split(",")]
     extra = dict(item.split("=", 1) for item in args.env)
     work = Path(tempfile.mkdtemp(prefix="rag-load-"))
