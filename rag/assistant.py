@@ -22,8 +22,8 @@ from .ingest import MB
 from .progress import Progress
 from .llm_client import ChatClient
 from .retrieve import Retriever
-from .seed_record import SeedRecord, read_changed, record_path
-from .store import Store, open_store, store_label
+from .seed_record import SeedRecord, read_changed
+from .store import Store, open_store
 from .types import Answer, AnswerStream, Document, Filters, Hit
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,7 @@ class Assistant:
 
         with self._lock:
             s = self.settings
-            where = f"{store_label(s.store)} {s.index_dir.resolve()}"  # the record is per seeds folder and index
-            record = SeedRecord(record_path(s.cache_dir, s.seeds_dir, where))
+            record = SeedRecord.for_settings(s)
             found = read_changed(s.seeds_dir, round(s.max_file_mb * MB), record, self.store,
                                  expected_manifest(self.embedder, self.chunker, self.analyzer))
             report = build_index(found.documents, self.store, embedder=ray_embedder(self.embedder, s, ray),

@@ -51,6 +51,14 @@ class SeedRecord:
         except (OSError, ValueError, AttributeError):
             pass
 
+    @classmethod
+    def for_settings(cls, settings) -> "SeedRecord":
+        """The record of ``settings``' seeds folder and index (``cache_dir``/seeds/…)."""
+        from .store import store_label
+
+        where = f"{store_label(settings.store)} {Path(settings.index_dir).resolve()}"
+        return cls(record_path(settings.cache_dir, settings.seeds_dir, where))
+
     def reuse(self, rel: str, st: os.stat_result) -> list[Document] | None:
         """The recorded documents of ``rel`` (ids, titles and hashes; no text) if its stat is unchanged."""
         entry = self.files.get(rel)
