@@ -117,6 +117,9 @@ class Settings:
     pg_ef_search: int = 200
     # PostgreSQL store: below this many passages dense search scans every row (exact) instead of HNSW
     pg_exact_below: int = 20_000
+    # PostgreSQL store: maintenance_work_mem of a full build's index creation (an HNSW graph that
+    # outgrows it builds several times slower: about 2GB per million 384-d passages)
+    pg_build_memory: str = "1GB"
     # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
     embed_device: str = "auto"
     # embedding passages on Ray: "" = in this process, "local" = a Ray cluster on this machine,
@@ -158,6 +161,8 @@ class Settings:
             raise RagError("chunk_overlap must be between 0 and half of chunk_tokens")
         if not self.max_file_mb > 0:
             raise RagError("max_file_mb must be more than 0")
+        if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB|TB)", self.pg_build_memory):
+            raise RagError(f"pg_build_memory must be a size such as 512MB or 2GB, got {self.pg_build_memory!r}")
 
     def __repr__(self) -> str:
         """Fields as usual, without secrets: no key, login or store URL, and no password in a URL."""
