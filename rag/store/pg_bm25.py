@@ -1,8 +1,8 @@
 """BM25 term statistics for the PostgreSQL store, computed with the shared analyzer.
 
-Passages become rows of (term ids, term counts, length, weights); the weights are the Lucene
-BM25 term-frequency parts ``tf / (tf + k1 * (1 - b + b * dl / avgdl))`` that rag.bm25's
-bm25s index uses, so ``weights . idf`` is that index's score (see rag/store/pg_sql.py).
+Passages become rows of (term ids, term counts, length); the postings' weights, the Lucene
+BM25 term-frequency parts ``tf / (tf + k1 * (1 - b + b * dl / avgdl))`` that rag.bm25's bm25s
+index uses, are computed from them in SQL (rag/store/pg_sql.py's ``postings_sql``).
 """
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 from psycopg import sql
 
-from ..bm25 import Analyzer, term_counts, tf_weight
-from .pg_sql import SPARSE_DIM
+from ..bm25 import Analyzer, term_counts
 
 
 @dataclass
@@ -65,14 +63,7 @@ def add_df(conn, table: sql.Identifier, df: Counter) -> None:
                              "WHERE t.id = c.id").format(table), (list(ids), list(counts)))
 
 
-def rows(analyzed: Analyzed, ids: dict[str, int], k1: float, b: float, avgdl: float):
-    """(term ids, counts, dl, sparse weights) of one passage, ids ascending."""
-    from pgvector import SparseVector
-
+def rows(analyzed: Analyzed, ids: dict[str, int]) -> tuple[list[int], list[int], int]:
+    """(term ids, counts, dl) of one passage, ids ascending."""
     pairs = sorted((ids[t], n) for t, n in analyzed.counts.items())
-    tid = [i for i, _ in pairs]
-    tf = np.array([n for _, n in pairs], dtype=np.float64)
-    w = tf_weight(tf, analyzed.dl, avgdl, k1, b).astype(np.float32)
-    # sparsevec indices: SQL text form is 1-based (= term id), the Python class 0-based
-    vec = SparseVector({i - 1: float(x) for i, x in zip(tid, w)}, SPARSE_DIM)
-    return tid, [int(n) for n in tf], analyzed.dl, vec
+    return [i for i, _ in pairs], [int(n) for _, n in pairs], analyzed.dl

@@ -6,13 +6,15 @@ BM25 statistics, so switching generations is one UPDATE in the transaction that 
 
 BM25 (the Lucene variant rag.bm25/bm25s use): score(q, d) = sum over query tokens t of
 ``idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` with ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``.
-Each passage row keeps its term ids (``terms``, GIN-indexed: the inverted index), their
-counts (``tfs``) and its length ``dl``; ``bm25`` holds the per-term weights as a
-``sparsevec`` computed with the reference ``avgdl_ref``. The keyword leg picks candidates
-by ``bm25 <#> idf-vector`` among passages sharing a term with the query, then every returned
-score is recomputed exactly from ``tfs``/``dl`` with the *current* N, df and avgdl, so
-scores equal a BM25Index over the same passages. ``avgdl_ref`` is refreshed (all weights
-rewritten) when the live avgdl drifts from it by more than REWEIGHT_DRIFT.
+Each passage row keeps its term ids (``terms``), their counts (``tfs``) and its length ``dl``.
+The inverted index is the ``post`` table: one row per (term, passage) with the term-frequency
+part ``w`` computed with the reference ``avgdl_ref``, read by an index-only scan of
+(term, pid, w). The keyword leg sums ``idf x w`` over the query terms' postings (narrow rows,
+read in term order: a query touching 50,000 postings reads about 150 index pages) and keeps
+the best candidates; then every returned score is recomputed exactly from ``tfs``/``dl`` with
+the *current* N, df and avgdl, so scores equal a BM25Index over the same passages.
+``avgdl_ref`` is refreshed (all postings rewritten) when the live avgdl drifts from it by more
+than REWEIGHT_DRIFT.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from psycopg import sql
 
 from ..types import Filters
 
-SPARSE_DIM = 1_000_000_000  # pgvector's largest sparsevec dimension; term ids are 1..n
 REWEIGHT_DRIFT = 0.02  # relative avgdl drift that triggers rewriting the stored weights
 
 STATE_DDL = """
@@ -59,34 +60,33 @@ CREATE TABLE {passages} (
   terms integer[] NOT NULL, tfs integer[] NOT NULL, dl integer NOT NULL
 );
 CREATE INDEX ON {passages} (doc_id, ord);
--- the keyword leg's own narrow rows: it reads many of them per query
-CREATE TABLE {kw} (
-  pid bigint PRIMARY KEY,
-  terms integer[] NOT NULL,
-  bm25 sparsevec({sparse}) NOT NULL
+-- the inverted index: the keyword leg reads the postings of the query's terms
+CREATE TABLE {post} (
+  term integer NOT NULL,
+  pid bigint NOT NULL,
+  w real NOT NULL
 );
 """
 
 # built after the bulk load of a new generation (faster than maintaining them row by row)
 INDEX_DDL = """
-CREATE INDEX ON {kw} USING gin (terms);
+CREATE INDEX ON {post} (term, pid) INCLUDE (w);
 CREATE INDEX ON {passages} USING hnsw (embedding vector_ip_ops) WITH (m = {m}, ef_construction = {efc});
 """
 
 CHUNK_COLUMNS = ("chunk_id", "doc_id", "text", "start", "end", "title", "source", "authors", "outlet", "date",
                  "published")
 INSERT_COLUMNS = ("pid",) + CHUNK_COLUMNS + ("ord", "embedding", "terms", "tfs", "dl")
-KW_COLUMNS = ("pid", "terms", "bm25")
 
 
 def names(gen: int) -> dict[str, sql.Identifier]:
     """The table identifiers of generation ``gen``."""
-    return {kind: sql.Identifier(f"rag_{kind}_g{gen}") for kind in ("docs", "terms", "passages", "kw")}
+    return {kind: sql.Identifier(f"rag_{kind}_g{gen}") for kind in ("docs", "terms", "passages", "post")}
 
 
 def generation_ddl(gen: int, dim: int, m: int = 16, ef_construction: int = 64) -> tuple[sql.Composed, sql.Composed]:
     """(tables, indexes) statements of generation ``gen`` with vectors of ``dim``."""
-    lit = {"dim": sql.Literal(int(dim)), "sparse": sql.Literal(SPARSE_DIM),
+    lit = {"dim": sql.Literal(int(dim)),
            "m": sql.Literal(int(m)), "efc": sql.Literal(int(ef_construction))}
     return (sql.SQL(GENERATION_DDL).format(**names(gen), **lit),
             sql.SQL(INDEX_DDL).format(**names(gen), **lit))
@@ -94,7 +94,8 @@ def generation_ddl(gen: int, dim: int, m: int = 16, ef_construction: int = 64) -
 
 def drop_generation(gen: int) -> sql.Composed:
     t = names(gen)
-    return sql.SQL("DROP TABLE IF EXISTS {kw}, {passages}, {terms}, {docs}").format(**t)
+    legacy = sql.Identifier(f"rag_kw_g{gen}")  # the keyword table of format 1
+    return sql.SQL("DROP TABLE IF EXISTS {post}, {legacy}, {passages}, {terms}, {docs}").format(**t, legacy=legacy)
 
 
 # one condition per Filters field (same meaning as rag.store.filters.matches); {0} = the passages alias
@@ -117,17 +118,16 @@ def filter_sql(filters: Filters | None, alias: str = "p") -> tuple[sql.Composabl
     return sql.SQL(" AND ") + sql.SQL(" AND ").join(parts), {f"f_{n}": getattr(filters, n) for n in used}
 
 
-# The query's terms as the keyword leg needs them: ids, idf weights (x repeats), sparse vector.
+# The query's terms: id and idf weight (x repeats), one row each; q: the same as arrays
 _QUERY_CTE = """
-q AS (
-  SELECT coalesce(array_agg(t.id ORDER BY t.id), '{{}}') AS ids,
-         coalesce(array_agg(qt.n * ln(1 + (s.n - t.df + 0.5) / (t.df + 0.5)) ORDER BY t.id), '{{}}') AS w,
-         format('{{%%s}}/%%s', string_agg(t.id || ':' || (qt.n * ln(1 + (s.n - t.df + 0.5) / (t.df + 0.5)))::real,
-                ',' ORDER BY t.id), {sparse})::sparsevec AS v
+qterm AS MATERIALIZED (
+  SELECT t.id, qt.n * ln(1 + (s.n - t.df + 0.5::float8) / (t.df + 0.5::float8)) AS w
   FROM unnest(%(q_terms)s::text[], %(q_counts)s::int[]) AS qt(term, n)
   JOIN {terms} t ON t.term = qt.term AND t.df > 0
   CROSS JOIN rag_state s
-)"""
+),
+q AS (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') AS ids,
+             coalesce(array_agg(w ORDER BY id), '{{}}') AS w FROM qterm)"""
 
 # exact BM25 of passage p with the current statistics (s: rag_state, q: the query CTE)
 _EXACT_BM25 = """(SELECT coalesce(sum(qw.w * x.tf / (x.tf + s.k1 * (1 - s.b + s.b * p.dl / (s.total_len::float8 / s.n)))), 0)
@@ -137,10 +137,12 @@ _DENSE_LEG = """dense AS (
   SELECT p.pid FROM {passages} p WHERE true {where}
   ORDER BY {order} LIMIT %(cand)s)"""
 
+# the best candidates by stored weights: idf x w summed over the query terms' postings
 _KEYWORD_LEG = """kwleg AS (
-  SELECT k.pid FROM {kw} k{join}
-  WHERE k.terms && (SELECT ids FROM q) {where}
-  ORDER BY k.bm25 <#> (SELECT v FROM q) LIMIT %(cand)s)"""
+  SELECT a.pid FROM (
+    SELECT po.pid, sum(qterm.w * po.w) AS s FROM qterm JOIN {post} po ON po.term = qterm.id
+    GROUP BY po.pid) a{join}
+  ORDER BY a.s DESC, a.pid LIMIT %(cand)s)"""
 
 
 def search_sql(gen: int, mode: str, filters: Filters | None, exact: bool = False) -> tuple[sql.Composed, dict]:
@@ -151,12 +153,12 @@ def search_sql(gen: int, mode: str, filters: Filters | None, exact: bool = False
     hides it from the planner): exact, for tables small enough to scan."""
     t = names(gen)
     where, params = filter_sql(filters)
-    legs, union, scores = [], [], []
+    legs, union = [], []
     with_dense, with_kw = mode in ("dense", "hybrid"), mode in ("bm25", "hybrid")
     if with_kw:
-        legs += [sql.SQL(_QUERY_CTE).format(terms=t["terms"], sparse=sql.Literal(SPARSE_DIM)),
-                 sql.SQL(_KEYWORD_LEG).format(kw=t["kw"], where=where, join=sql.SQL(
-                     " JOIN {} p USING (pid)").format(t["passages"]) if filters else sql.SQL(""))]
+        legs += [sql.SQL(_QUERY_CTE).format(terms=t["terms"]),
+                 sql.SQL(_KEYWORD_LEG).format(post=t["post"], join=sql.SQL(
+                     " JOIN {} p USING (pid) WHERE true {}").format(t["passages"], where) if filters else sql.SQL(""))]
         union.append("SELECT pid FROM kwleg")
     if with_dense:
         legs.append(sql.SQL(_DENSE_LEG).format(passages=t["passages"], where=where,
@@ -174,14 +176,15 @@ def search_sql(gen: int, mode: str, filters: Filters | None, exact: bool = False
     return stmt, params
 
 
-def reweight_sql(gen: int) -> sql.Composed:
-    """Rewrite every stored BM25 weight with ``avgdl_ref`` (set beforehand in rag_state)."""
+def postings_sql(gen: int, only_new: bool) -> sql.Composed:
+    """Insert the postings of every passage, or of the passages ``%(pids)s``, with weights from
+    ``%(avgdl)s`` and the generation's k1 and b (``%(k1)s``, ``%(b)s``), in term order."""
+    t = names(gen)
     return sql.SQL("""
-UPDATE {kw} k SET bm25 = (
-  SELECT format('{{%%s}}/%%s', string_agg(x.id || ':' || (x.tf / (x.tf + s.k1 * (1 - s.b + s.b * p.dl / s.avgdl_ref)))::real,
-                ',' ORDER BY x.id), {sparse})::sparsevec
-  FROM unnest(p.terms, p.tfs) AS x(id, tf))
-FROM {passages} p, rag_state s WHERE p.pid = k.pid""").format(**names(gen), sparse=sql.Literal(SPARSE_DIM))
+INSERT INTO {post} (term, pid, w)
+SELECT x.id, p.pid, (x.tf / (x.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / %(avgdl)s::float8)))::real
+FROM {passages} p CROSS JOIN unnest(p.terms, p.tfs) AS x(id, tf){cond}
+ORDER BY 1, 2""").format(**t, cond=sql.SQL(" WHERE p.pid = ANY(%(pids)s)") if only_new else sql.SQL(""))
 
 
 def delete_docs_sql(gen: int) -> sql.Composed:
@@ -189,7 +192,8 @@ def delete_docs_sql(gen: int) -> sql.Composed:
     t = names(gen)
     return sql.SQL("""
 WITH gone AS (DELETE FROM {passages} WHERE doc_id = ANY(%(ids)s) RETURNING pid, terms, dl),
-     kwdel AS (DELETE FROM {kw} WHERE pid IN (SELECT pid FROM gone)),
+     postdel AS (DELETE FROM {post} po USING gone CROSS JOIN unnest(gone.terms) AS x(id)
+                 WHERE po.term = x.id AND po.pid = gone.pid),
      dfc AS (SELECT x.id, count(*) AS c FROM gone, unnest(gone.terms) AS x(id) GROUP BY x.id),
      upd AS (UPDATE {terms} t SET df = t.df - dfc.c FROM dfc WHERE t.id = dfc.id),
      docs AS (DELETE FROM {docs} WHERE doc_id = ANY(%(ids)s) RETURNING 1)

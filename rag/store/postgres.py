@@ -14,10 +14,11 @@ import threading
 from typing import Iterable, Sequence
 
 import numpy as np
+from psycopg import sql
 
 from ..errors import IndexMissingError, RagError
 from ..types import Chunk, Filters, Hit
-from .base import (FORMAT_VERSION, REBUILD_HINT, STORES, DocPassages, Store, check_manifest, hits,
+from .base import (REBUILD_HINT, STORES, DocPassages, Store, check_manifest, hits,
                    hybrid_top, settings_part, store_label, top)
 from .pg_bm25 import analyzer_of, query_terms
 from .pg_conn import PostgresError, connect, password_of, scrub
@@ -27,7 +28,7 @@ from .pg_write import build_generation, apply_change, read_state
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x72616721  # pg_advisory_xact_lock key of index writers ("rag!")
-OPTIONS = ("ef_search", "exact_below", "connect_timeout")
+OPTIONS = ("ef_search", "exact_below", "build_memory", "connect_timeout")
 WRITING = "writing the index"
 
 
@@ -37,12 +38,13 @@ class PostgresStore(Store):
     name = "postgres"
 
     def __init__(self, url: str, *, ef_search: int = 200, exact_below: int = 20_000,
-                 connect_timeout: int = 5) -> None:
+                 build_memory: str = "1GB", connect_timeout: int = 5) -> None:
         self._url = url
         self._secret = password_of(url)
         self.label = store_label(url)
         self.ef_search = int(ef_search)
         self.exact_below = int(exact_below)  # dense search scans all rows below this many passages
+        self.build_memory = build_memory  # maintenance_work_mem of a new generation's index build
         self._lock = threading.RLock()
         self._state: dict | None = None
         self._expect: dict | None = None
@@ -111,7 +113,7 @@ class PostgresStore(Store):
         state = self._live(refresh=True)
         if state is None:
             return None
-        return {**state["settings"], "format_version": FORMAT_VERSION, "passages": int(state["n"]),
+        return {**state["settings"], "format_version": state["format_version"], "passages": int(state["n"]),
                 "documents": int(state["documents"])}
 
     def documents(self) -> dict[str, dict]:
@@ -162,11 +164,13 @@ class PostgresStore(Store):
                     self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 state = read_state(self._conn, lock=True)
                 if full or state is None:
-                    build_generation(self._conn, state, settings, upserts)
-                else:
-                    apply_change(self._conn, state, settings, upserts, deletes)
-        self._run(WRITING, write)
+                    return build_generation(self._conn, state, settings, upserts, self.build_memory)
+                apply_change(self._conn, state, settings, upserts, deletes)
+        gen = self._run(WRITING, write)
         self._state = None
+        if gen is not None:  # a new generation: mark its postings all-visible, for index-only scans
+            self._run("vacuuming the new index", lambda: self._conn.execute(
+                sql.SQL("VACUUM (ANALYZE) {}").format(names(gen)["post"])))
 
     def search(self, query_vec: np.ndarray | None, query_text: str, k: int, mode: str = "hybrid",
                weight: float = 0.5, filters: Filters | None = None, candidates: int = 100) -> list[Hit]:
@@ -251,4 +255,5 @@ def open_postgres(settings, **options) -> PostgresStore:
         raise RagError(f"unknown postgres store option(s) {', '.join(unknown)}; valid: {', '.join(OPTIONS)}")
     options.setdefault("ef_search", settings.pg_ef_search)
     options.setdefault("exact_below", settings.pg_exact_below)
+    options.setdefault("build_memory", settings.pg_build_memory)
     return PostgresStore(settings.store, **options)
