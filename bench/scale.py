@@ -136,7 +136,7 @@ def run_size(n_passages: int, store_value: str, work: Path, words, emb, settings
     print(f"[{n_passages}] {n_docs} documents generated in {time.perf_counter() - t0:.0f}s", flush=True)
     index_dir = work / f"index-{n_passages}"
     shutil.rmtree(index_dir, ignore_errors=True)
-    settings = Settings(index_dir=index_dir, store=store_value, **settings_kw)
+    settings = Settings.from_env(index_dir=index_dir, store=store_value, **settings_kw)  # RAG_PG_BUILD_MEMORY etc.
     store = open_store(settings)
     res: dict = {"passages_target": n_passages, "documents": n_docs, "store": store.name}
 
