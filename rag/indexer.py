@@ -107,7 +107,8 @@ def build_index(docs: Sequence[Document], store: Store | str | Path, *, embedder
             store.check(expect, deep=True)
         except IndexMissingError as exc:
             report.repaired = str(exc).split(": run")[0]
-            log.warning("%s; repairing it", report.repaired)
+            full = report.full = not store.repairs_parts
+            log.warning("%s; repairing it%s", report.repaired, " (rebuilding everything)" if full else "")
     old = {} if full else store.hashes()
     todo: list[Document] = []
     for d in docs:

@@ -106,9 +106,10 @@ def read_changed(seeds_dir: Path, max_bytes: int | None, record: SeedRecord, sto
         if compatible(store.manifest(), expect):
             try:
                 store.check(expect, deep=True)  # what is damaged is left out of the listing below
+                held = store.hashes()
             except IndexMissingError:
-                pass
-            held = store.hashes()
+                # damaged: what is intact is listed, unless the store is then rebuilt whole (all files read)
+                held = store.hashes() if store.repairs_parts else {}
     except RagError:  # unreadable: build_index repairs it, from files read again
         held = {}
     by_file: dict[str, list[Document]] = defaultdict(list)

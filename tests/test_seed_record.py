@@ -90,3 +90,18 @@ def test_files_written_just_now_are_not_vouched_for(seeds, tmp_path, fake_embedd
     reads.clear()
     a.rebuild()
     assert reads  # read again: a change within the same moment would not show in their stat
+
+
+@pytest.mark.slow
+def test_a_damaged_postgresql_index_is_rebuilt_whole_from_every_file(seeds, tmp_path, fake_embedder, settled,
+                                                                      reads, pg_url):
+    settings = Settings(seeds_dir=seeds, store=pg_url, cache_dir=tmp_path / "cache")
+    a = Assistant.open(settings=settings, embedder=fake_embedder)
+    gen = a.store.status()["generation"]
+    a.store._conn.execute(f"DELETE FROM rag_passages_g{gen} WHERE ord = 0")  # damage the record cannot see
+    reads.clear()
+    b = Assistant(settings, fake_embedder)
+    report = b.rebuild()
+    assert report.repaired and report.full and len(reads) == len(list(seeds.iterdir()))
+    b.store.check(deep=True)
+    assert b.status()["documents"] == 6 and all(h.chunk.text for h in b.search("Russia tanks", k=5, mode="bm25"))

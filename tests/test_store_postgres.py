@@ -348,3 +348,24 @@ def test_small_collections_are_searched_exactly(pg_url, emb):
         got = [h.chunk.id for h in store.search(q, "", 10, mode="dense")]
         assert got == [f"x#{i}" for i in np.argsort(-(vecs @ q))[:10]]
     store.close()
+
+
+def test_a_damaged_index_is_found_by_the_deep_check_and_repaired_by_rag_index(pg_url, seeds, caplog):
+    from rag.indexer import build_index
+
+    docs = read_seeds(seeds).documents
+    store = open_store(Settings(store=pg_url))
+    build_index(docs, store, embedder=FakeEmbedder(), chunker=Chunker())
+    store.check(deep=True)
+    gen = store.status()["generation"]
+    store._conn.execute(f"DELETE FROM rag_passages_g{gen} WHERE ord = 0")  # damage behind the store's back
+    other = open_store(Settings(store=pg_url))
+    with pytest.raises(IndexMissingError, match="inconsistent.*rag index"):
+        other.check(deep=True)
+    with caplog.at_level(logging.WARNING):
+        report = build_index(docs, other, embedder=FakeEmbedder(), chunker=Chunker())
+    assert report.repaired and "repairing" in caplog.text
+    other.check(deep=True)
+    assert len(other) == other.manifest()["passages"]
+    other.close()
+    store.close()

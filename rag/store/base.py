@@ -18,7 +18,8 @@ The contract every backend keeps (tests/test_store.py runs it against each one):
 ``documents() -> Mapping[str, dict]``
     ``{doc_id: {"hash", "title", "source", "passages"}}`` of the live documents that are
     intact, which the indexer compares with the seeds folder to find what changed (so the
-    documents of a damaged part are embedded again).
+    documents of a damaged part are embedded again). A backend that cannot tell which
+    documents are damaged sets ``repairs_parts = False``: the indexer then rebuilds it whole.
 ``hashes() -> dict[str, str]``
     ``{doc_id: hash}`` of the same documents: all the indexer needs to find what changed
     (a default from ``documents()`` is given; backends make it fast).
@@ -107,6 +108,7 @@ class Store(ABC):
     """The store role; see the module docstring for the contract."""
 
     name: str = ""
+    repairs_parts: bool = True  # documents()/hashes() leave out what a failed deep check found damaged
 
     @abstractmethod
     def manifest(self) -> dict | None: ...

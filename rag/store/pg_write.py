@@ -34,11 +34,12 @@ def read_state(conn, lock: bool = False) -> dict | None:
     if not exists:
         return None
     # tables of an earlier layout (a sparsevec column, no postings) read as format 1: rebuilt by `rag index`
-    row = conn.execute(f"SELECT {', '.join(STATE_COLUMNS)}, to_regclass('rag_post_g' || gen) IS NOT NULL "
+    row = conn.execute(f"SELECT {', '.join(STATE_COLUMNS)}, updated_at, to_regclass('rag_post_g' || gen) IS NOT NULL "
                        "FROM rag_state" + (" FOR UPDATE" if lock else "")).fetchone()
     if not row:
         return None
-    return {**dict(zip(STATE_COLUMNS, row)), "format_version": FORMAT_VERSION if row[-1] else 1}
+    return {**dict(zip(STATE_COLUMNS, row)), "updated_at": row[-2],
+            "format_version": FORMAT_VERSION if row[-1] else 1}
 
 
 def _bm25_params(settings: dict) -> tuple[float, float]:

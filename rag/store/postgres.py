@@ -36,6 +36,7 @@ class PostgresStore(Store):
     """A store in a PostgreSQL database (see the module docstring)."""
 
     name = "postgres"
+    repairs_parts = False  # the row counts say that rows are missing, not whose: a repair rebuilds it all
 
     def __init__(self, url: str, *, ef_search: int = 200, exact_below: int = 20_000,
                  build_memory: str = "1GB", connect_timeout: int = 5) -> None:
@@ -48,6 +49,7 @@ class PostgresStore(Store):
         self._lock = threading.RLock()
         self._state: dict | None = None
         self._expect: dict | None = None
+        self._verified: tuple | None = None  # the state the last deep check counted
         self._conn = connect(url, self.label, self._secret, self.ef_search, connect_timeout)
 
     def __repr__(self) -> str:
@@ -144,7 +146,9 @@ class PostgresStore(Store):
             raise IndexMissingError(f"no index at {self.label}: {REBUILD_HINT}")
         check_manifest(manifest, expect or {})
         self._expect = expect
-        if deep:
+        state = self._state or {}
+        stamp = (state.get("gen"), state.get("updated_at"), manifest["passages"], manifest["documents"])
+        if deep and stamp != self._verified:  # counted once per state (`rag index` checks before and in the build)
             rows, docs = self._read("counting rows", lambda st: self._conn.execute(
                 f"SELECT (SELECT count(*) FROM {self._table(st, 'passages')}), "
                 f"(SELECT count(*) FROM {self._table(st, 'docs')})").fetchone())
@@ -152,6 +156,7 @@ class PostgresStore(Store):
                 raise IndexMissingError(f"the index at {self.label} is inconsistent ({rows} passages and "
                                         f"{docs} documents, {manifest['passages']} and {manifest['documents']} "
                                         f"recorded): {REBUILD_HINT}")
+            self._verified = stamp
 
     def apply(self, manifest: dict, upserts: Iterable[DocPassages] = (), deletes: Sequence[str] = (),
               *, full: bool = False) -> None:
