@@ -54,10 +54,15 @@ def _dim(settings: dict, upserts: Sequence[DocPassages]) -> int:
     return int((settings.get("embedder") or {}).get("dim") or 0)
 
 
-def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages]) -> tuple[int, int, int, list[int]]:
+def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
+           bulk: bool = False) -> tuple[int, int, int, list[int]]:
     """Add the documents' rows (passages, terms and their df, docs), consuming ``upserts`` once,
     batch by batch; their postings are the caller's (``add_postings``). Returns (passages, their
     total length, documents, the passages' pids).
+
+    ``bulk`` (a new generation): term ids are remembered here and the df written once at the
+    end; updating them batch by batch would leave a dead row version per term and batch in the
+    open transaction, and the vocabulary lookups would slow down batch after batch.
     """
     t = names(gen)
     analyzer = analyzer_of(settings.get("bm25"))
@@ -70,11 +75,22 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages]) -> tu
     docs_sql = sql.SQL("INSERT INTO {} (doc_id, hash, title, source, passages) SELECT * FROM "
                        "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[])").format(t["docs"])
     totals, all_pids = [0, 0, 0], []
+    known: dict[str, int] = {}
+    df_all: Counter = Counter()
 
     def flush(batch: list[tuple[DocPassages, int]], docs: list[DocPassages]) -> None:
         analyzed = analyze([index_text(u.chunks[i]) for u, i in batch], analyzer)
-        ids = term_ids(conn, t["terms"], {term for a in analyzed for term in a.counts})
-        add_df(conn, t["terms"], Counter(ids[term] for a in analyzed for term in a.counts))
+        batch_terms = {term for a in analyzed for term in a.counts}
+        if bulk:
+            known.update(term_ids(conn, t["terms"], batch_terms - known.keys()))
+            ids = known
+        else:
+            ids = term_ids(conn, t["terms"], batch_terms)
+        df = Counter(ids[term] for a in analyzed for term in a.counts)
+        if bulk:
+            df_all.update(df)
+        else:
+            add_df(conn, t["terms"], df)
         pids = [r[0] for r in conn.execute(next_pids, (len(batch),))] if batch else []
         all_pids.extend(pids)
         with conn.cursor().copy(copy_sql) as copy:
@@ -101,6 +117,7 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages]) -> tu
             batch, docs = [], []
     if batch or docs:
         flush(batch, docs)
+    add_df(conn, t["terms"], df_all)
     return totals[0], totals[1], totals[2], all_pids
 
 
@@ -169,7 +186,7 @@ def build_generation(conn, state: dict | None, settings: dict, upserts: Iterable
     conn.execute(drop_generation(gen))
     conn.execute(tables)
     stream = itertools.chain([first], upserts) if first is not None else iter(())
-    n, total, docs, _ = insert(conn, gen, settings, stream)
+    n, total, docs, _ = insert(conn, gen, settings, stream, bulk=True)
     avgdl = total / n if n else 1.0
     for knob in ("work_mem", "maintenance_work_mem"):  # the postings' sort, then the indexes
         conn.execute(sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(knob), sql.Literal(build_memory)))
