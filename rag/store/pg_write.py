@@ -199,6 +199,9 @@ def build_generation(conn, state: dict | None, settings: dict, upserts: Iterable
                  + ", updated_at = now()", values)
     if state:
         conn.execute(drop_generation(state["gen"]))
-    for table in ("passages", "post"):
+    # statistics for the planner: without rag_state's (one row) it expects hundreds of query terms
+    # and sizes the keyword leg's hash table for millions of passages
+    for table in ("passages", "post", "terms"):
         conn.execute("ANALYZE " + names(gen)[table].as_string(conn))
+    conn.execute("ANALYZE rag_state")
     return gen
