@@ -220,7 +220,8 @@ def scale(args, server: Server) -> dict:
         res = (json.loads(run.stdout.strip().splitlines()[-1]) if args.probe_only
                else next(iter(json.loads(tmp_json.read_text()).values())))
         res.update(pg_recall_and_size(url, work / f"queries-{n}.json"))
-        res["settings"] = {k: os.environ[k] for k in sorted(os.environ) if k.startswith("RAG_PG_")}
+        if not args.probe_only:  # the build's settings
+            res["settings"] = {k: os.environ[k] for k in sorted(os.environ) if k.startswith("RAG_PG_")}
         res["probe_only"] = args.probe_only
         out[f"postgres-{n}"] = res
         print(f"[{n}] postgres: {json.dumps(res)}", flush=True)
