@@ -10,7 +10,7 @@ Each passage row keeps its term ids (``terms``), their counts (``tfs``) and its 
 The inverted index is the ``post`` table: one row per (term, passage) with the term-frequency
 part ``w`` computed with the reference ``avgdl_ref``, read by an index-only scan of
 (term, pid, w). The keyword leg sums ``idf x w`` over the query terms' postings (narrow rows,
-read in term order: a query touching 50,000 postings reads about 150 index pages) and keeps
+read in term order: 100,000 postings of a query are about 540 index pages) and keeps
 the best candidates; then every returned score is recomputed exactly from ``tfs``/``dl`` with
 the *current* N, df and avgdl, so scores equal a BM25Index over the same passages.
 ``avgdl_ref`` is refreshed (all postings rewritten) when the live avgdl drifts from it by more
