@@ -72,9 +72,6 @@ def test_a_full_build_leaves_the_postings_ready_for_index_only_scans(pg):
         "SELECT relallvisible, relpages FROM pg_class WHERE oid = to_regclass(%s)",
         (f"rag_post_g{pg.status()['generation']}",)).fetchone()
     assert pages > 0 and visible == pages  # vacuumed after the build: no heap reads for postings
-    plan = "\n".join(r[0] for r in pg._conn.execute(
-        "EXPLAIN SELECT pid, w FROM rag_post_g{} WHERE term = 5".format(pg.status()["generation"])))
-    assert "Index Only Scan" in plan or "Bitmap" in plan
 
 
 def test_build_memory_is_a_setting(pg_url):
