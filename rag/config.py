@@ -117,8 +117,9 @@ class Settings:
     pg_ef_search: int = 200
     # PostgreSQL store: below this many passages dense search scans every row (exact) instead of HNSW
     pg_exact_below: int = 20_000
-    # PostgreSQL store: maintenance_work_mem of a full build's index creation (an HNSW graph that
-    # outgrows it builds several times slower: about 2GB per million 384-d passages)
+    # PostgreSQL store: working memory of a full build (work_mem of the postings' sort,
+    # maintenance_work_mem of the indexes; an HNSW graph that outgrows it builds several times
+    # slower: about 2GB per million 384-d passages)
     pg_build_memory: str = "1GB"
     # torch device of the sentence-transformers backend: auto (CUDA when visible), cpu, cuda, cuda:N
     embed_device: str = "auto"

@@ -54,15 +54,14 @@ def _dim(settings: dict, upserts: Sequence[DocPassages]) -> int:
     return int((settings.get("embedder") or {}).get("dim") or 0)
 
 
-def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
-           bulk: bool = False) -> tuple[int, int, int, list[int]]:
+def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages]) -> tuple[int, int, int, list[int]]:
     """Add the documents' rows (passages, terms and their df, docs), consuming ``upserts`` once,
     batch by batch; their postings are the caller's (``add_postings``). Returns (passages, their
     total length, documents, the passages' pids).
 
-    ``bulk`` (a new generation): term ids are remembered here and the df written once at the
-    end; updating them batch by batch would leave a dead row version per term and batch in the
-    open transaction, and the vocabulary lookups would slow down batch after batch.
+    Term ids are remembered across batches and the df written once at the end: updating them
+    batch by batch would leave a dead row version per term and batch in the open transaction,
+    and a large build's vocabulary lookups would slow down batch after batch.
     """
     t = names(gen)
     analyzer = analyzer_of(settings.get("bm25"))
@@ -80,24 +79,15 @@ def insert(conn, gen: int, settings: dict, upserts: Iterable[DocPassages],
 
     def flush(batch: list[tuple[DocPassages, int]], docs: list[DocPassages]) -> None:
         analyzed = analyze([index_text(u.chunks[i]) for u, i in batch], analyzer)
-        batch_terms = {term for a in analyzed for term in a.counts}
-        if bulk:
-            known.update(term_ids(conn, t["terms"], batch_terms - known.keys()))
-            ids = known
-        else:
-            ids = term_ids(conn, t["terms"], batch_terms)
-        df = Counter(ids[term] for a in analyzed for term in a.counts)
-        if bulk:
-            df_all.update(df)
-        else:
-            add_df(conn, t["terms"], df)
+        known.update(term_ids(conn, t["terms"], {term for a in analyzed for term in a.counts} - known.keys()))
+        df_all.update(known[term] for a in analyzed for term in a.counts)
         pids = [r[0] for r in conn.execute(next_pids, (len(batch),))] if batch else []
         all_pids.extend(pids)
         with conn.cursor().copy(copy_sql) as copy:
             copy.set_types(types)
             for pid, (u, i), a in zip(pids, batch, analyzed):
                 c = u.chunks[i]
-                tid, tf, dl = rows(a, ids)
+                tid, tf, dl = rows(a, known)
                 copy.write_row((pid, c.id, c.doc_id, c.text, c.start, c.end, c.title, c.source, list(c.authors),
                                 c.outlet, c.date, _published(c), i, u.vectors[i], tid, tf, dl))
                 totals[1] += dl
@@ -186,7 +176,7 @@ def build_generation(conn, state: dict | None, settings: dict, upserts: Iterable
     conn.execute(drop_generation(gen))
     conn.execute(tables)
     stream = itertools.chain([first], upserts) if first is not None else iter(())
-    n, total, docs, _ = insert(conn, gen, settings, stream, bulk=True)
+    n, total, docs, _ = insert(conn, gen, settings, stream)
     avgdl = total / n if n else 1.0
     for knob in ("work_mem", "maintenance_work_mem"):  # the postings' sort, then the indexes
         conn.execute(sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(knob), sql.Literal(build_memory)))
