@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from ..types import Filters
+from ..types import Chunk, Filters
 
 REWEIGHT_DRIFT = 0.02  # relative avgdl drift that triggers rewriting the stored weights
 
@@ -76,6 +76,14 @@ CREATE INDEX ON {passages} USING hnsw (embedding vector_ip_ops) WITH (m = {m}, e
 
 CHUNK_COLUMNS = ("chunk_id", "doc_id", "text", "start", "end", "title", "source", "authors", "outlet", "date",
                  "published")
+def chunk_of_row(r) -> Chunk:
+    """The Chunk of a row of CHUNK_COLUMNS."""
+    cid, doc_id, text, start, end, title, source, authors, outlet, date, published = r
+    return Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, title=title, source=source,
+                 authors=tuple(authors or ()), outlet=outlet, date=date,
+                 published=published.isoformat() if published else None)
+
+
 INSERT_COLUMNS = ("pid",) + CHUNK_COLUMNS + ("ord", "embedding", "terms", "tfs", "dl")
 
 

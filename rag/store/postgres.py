@@ -22,7 +22,7 @@ from .base import (REBUILD_HINT, STORES, DocPassages, Store, check_manifest, hit
                    hybrid_top, settings_part, store_label, top)
 from .pg_bm25 import analyzer_of, query_terms
 from .pg_conn import PostgresError, connect, password_of, scrub
-from .pg_sql import CHUNK_COLUMNS, names, search_sql
+from .pg_sql import CHUNK_COLUMNS, chunk_of_row, names, search_sql
 from .pg_write import build_generation, apply_change, read_state
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class PostgresStore(Store):
         self._state = None
         if gen is not None:  # a new generation: mark its postings all-visible, for index-only scans
             self._run("vacuuming the new index", lambda: self._conn.execute(
-                sql.SQL("VACUUM (ANALYZE) {}").format(names(gen)["post"])))
+                sql.SQL("VACUUM {}").format(names(gen)["post"])))
 
     def search(self, query_vec: np.ndarray | None, query_text: str, k: int, mode: str = "hybrid",
                weight: float = 0.5, filters: Filters | None = None, candidates: int = 100) -> list[Hit]:
@@ -197,7 +197,7 @@ class PostgresStore(Store):
         pids = np.array([r[0] for r in rows], dtype=np.int64)
         dense = np.array([r[1] for r in rows], dtype=np.float64)
         kw = np.array([r[2] for r in rows], dtype=np.float64)
-        by_pid = {int(r[0]): _chunk(r[3:]) for r in rows}
+        by_pid = {int(r[0]): chunk_of_row(r[3:]) for r in rows}
         order = np.argsort(pids, kind="stable")
         pids, dense, kw = pids[order], dense[order], kw[order]
         if mode == "hybrid":
@@ -214,7 +214,7 @@ class PostgresStore(Store):
             (doc_id,)).fetchall(), default=[])
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return [_chunk(r) for r in self._select(doc_id, ", ".join(f'"{c}"' for c in CHUNK_COLUMNS))]
+        return [chunk_of_row(r) for r in self._select(doc_id, ", ".join(f'"{c}"' for c in CHUNK_COLUMNS))]
 
     def vectors_of(self, doc_id: str) -> np.ndarray:
         rows = self._select(doc_id, "embedding")
@@ -243,13 +243,6 @@ class PostgresStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _chunk(r) -> Chunk:
-    cid, doc_id, text, start, end, title, source, authors, outlet, date, published = r
-    return Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, title=title, source=source,
-                 authors=tuple(authors or ()), outlet=outlet, date=date,
-                 published=published.isoformat() if published else None)
 
 
 @STORES.register("postgres")
