@@ -11,7 +11,7 @@ from rag.config import Settings
 from rag.errors import IndexMismatchError, RagError
 from rag.indexer import build_index
 from rag.ingest import read_seeds
-from rag.store import open_store
+from rag.store import open_store, pg_write
 
 from test_store_postgres import QUERIES, doc, manifest
 
@@ -74,14 +74,22 @@ def test_a_full_build_leaves_the_postings_ready_for_index_only_scans(pg):
     assert pages > 0 and visible == pages  # vacuumed after the build: no heap reads for postings
 
 
-def test_build_memory_is_a_setting(pg_url):
+def test_build_memory_is_a_setting_the_build_runs_with(pg_url, monkeypatch):
     with pytest.raises(RagError, match="pg_build_memory"):
         Settings(pg_build_memory="lots")
     assert Settings.from_env({"RAG_PG_BUILD_MEMORY": "3GB"}).pg_build_memory == "3GB"
+    seen = []
+    real = pg_write.add_postings
+
+    def spy(conn, *a, **k):  # the server's settings while the postings are written
+        seen.append(tuple(conn.execute(f"SHOW {knob}").fetchone()[0] for knob in ("work_mem", "maintenance_work_mem")))
+        return real(conn, *a, **k)
+    monkeypatch.setattr(pg_write, "add_postings", spy)
     store = open_store(Settings(store=pg_url, pg_build_memory="64MB"))
-    assert store.build_memory == "64MB"
     store.apply(manifest(FakeEmbedder()), [doc("a", "drone report", n=3)], full=True)
-    assert len(store) == 3
+    assert seen == [("64MB", "64MB")] and len(store) == 3
+    store.apply(manifest(FakeEmbedder()), [doc("b", "tank report", n=2)])  # a change: the server's own
+    assert seen[1] != ("64MB", "64MB")
     store.close()
 
 
